@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The configuration tables: every knob of every layer with its default, its
+ * CPN_* environment variable and a help line, printed by `cpn info --config`. */
+#ifndef CPN_CONFIG_H
+#define CPN_CONFIG_H
+
+#include <stdio.h>
+
+#include <cpn/status.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * Print every configuration knob (variable, current value, default, help)
+ * to @p out, one per line, grouped by layer. Values come from the
+ * environment, else the default. Thread-safe.
+ */
+CPN_API void cpn_config_print(FILE *out);
+
+/** The library version string ("0.1.0"). */
+CPN_API const char *cpn_version(void);
+
+/**
+ * Names of the transports built into this library, separated by spaces
+ * ("ucx"). Never NULL.
+ */
+CPN_API const char *cpn_transports(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CPN_CONFIG_H */
