@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The runtime's configuration table (CPN_SITE_*): defaults for every field
+ * of cpn_site_params_t, overridable from the environment and listed by
+ * `cpn info --config`. */
+#include <stddef.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cpn/site.h>
+
+#include "core/config.h"
+
+#define F(_n, _d, _h, _t, _m) \
+    CPN_CONFIG_FIELD(_n, _d, _h, _t, cpn_site_params_t, _m)
+
+static const cpn_config_field_t site_fields[] = {
+    F("NAME", NULL, "site name sent in HELLO (default: the host name)",
+      CPN_CFG_STRING, name),
+    F("TRANSPORT", "ucx", "transport backend: ucx (verbs, dpdk when built)",
+      CPN_CFG_STRING, transport),
+    F("CHUNK_SIZE", "1M", "bytes per put; a chunk is the unit of checking",
+      CPN_CFG_SIZE, chunk_size),
+    F("WINDOW", "16", "chunks in flight per task", CPN_CFG_UINT, window),
+    F("POOL_SIZE", "64M",
+      "receiver staging pool (registered once; bounds receive memory)",
+      CPN_CFG_SIZE, pool_size),
+    F("INLINE_MAX", "64K", "objects up to this size travel inside the offer",
+      CPN_CFG_SIZE, inline_max),
+    F("MAX_OBJECTS", "1000000", "receiver: most objects in one task",
+      CPN_CFG_UINT, max_objects),
+    F("MAX_TASK_BYTES", "16T", "receiver: most bytes in one task",
+      CPN_CFG_SIZE, max_task_bytes),
+    F("MAX_NAME_LEN", "1024", "receiver: longest object name in bytes",
+      CPN_CFG_UINT, max_name_len),
+    F("TIMEOUT", "10s", "connect and HELLO timeout", CPN_CFG_TIME_MS,
+      timeout_ms),
+    F("FSYNC", "n", "receiver: fsync landed files before they appear",
+      CPN_CFG_BOOL, fsync),
+};
+
+static cpn_config_table_t site_table = {
+    .area = "SITE",
+    .title = "runtime: sites and tasks",
+    .field = site_fields,
+    .nfield = sizeof(site_fields) / sizeof(site_fields[0]),
+};
+CPN_CONFIG_REGISTER(site_table)
+
+cpn_status_t cpn_site_params_init(cpn_site_params_t *params)
+{
+    memset(params, 0, sizeof(*params));
+    return cpn__config_fill(&site_table, params);
+}

@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Internal state of sites, peers, sending tasks and receiving tasks, shared
+ * by the runtime's files: site.c (sites, peers, HELLO, dispatch), task.c
+ * (the sender's side of a delivery), recv.c (the receiver's side, staging
+ * pool and landing) and receipt.c. Nothing here is installed. */
+#ifndef CPN_RUNTIME_SITE_INT_H
+#define CPN_RUNTIME_SITE_INT_H
+
+#include <stdint.h>
+
+#include <cpn/cpn.h>
+
+#include "core/checksum.h"
+#include "core/histogram.h"
+#include "runtime/wire.h"
+#include "transport/transport.h"
+
+typedef struct cpn_rtask cpn_rtask_t;
+
+/* Longest text kept for an error ("... naming the object, peer or file"). */
+#define CPN_ERRTEXT_MAX 512
+/* Inline bytes one OFFER may carry in all. */
+#define CPN_OFFER_INLINE_BUDGET (4u << 20)
+/* Chunks a task may have to send again after failed checks before it fails. */
+#define CPN_MAX_RETRIES 16
+
+struct cpn_mem {
+    cpn_site_t *site;
+    cpn_tp_mem_t *tp;
+    void *addr;
+    size_t len;
+};
+
+/* A reusable outgoing message buffer: taken from the site's free list,
+ * encoded into, handed to the transport, returned on completion. */
+typedef struct cpn_msg {
+    cpn_wire_buf_t buf;
+    cpn_site_t *site;
+    struct cpn_msg *next;
+} cpn_msg_t;
+
+typedef enum cpn_peer_state {
+    CPN_PEER_CONNECTING,   /* outgoing: HELLO sent, waiting for HELLO_ACK */
+    CPN_PEER_ACCEPTED,     /* incoming: waiting for HELLO */
+    CPN_PEER_READY,
+    CPN_PEER_FAILED,
+} cpn_peer_state_t;
+
+struct cpn_peer {
+    cpn_site_t *site;
+    cpn_tp_ep_t *ep;
+    cpn_peer_state_t state;
+    cpn_status_t status;      /* why it failed */
+    int incoming;             /* accepted by our listener: the site owns it */
+    int close_pending;        /* failed: close the ep outside callbacks */
+    char name[256];
+    char addr[64];
+    char lanes[256];
+    char err[CPN_ERRTEXT_MAX];
+    /* the remote receiver's limits, from HELLO_ACK */
+    uint32_t max_objects, max_name_len, inline_max, slot_size, nslots;
+    uint64_t max_task_bytes, pool_addr;
+    cpn_tp_rkey_t *pool_rkey;
+    struct cpn_peer *next;
+};
+
+/* ---- the sender's side ---- */
+
+typedef struct cpn_obj {
+    char *name;
+    size_t name_len;
+    uint64_t size;
+    const uint8_t *buf;       /* memory object, or NULL */
+    cpn_mem_t *mem;           /* its registration, optional */
+    int fd;                   /* file object, or -1 */
+    char *path;               /* file object: for error messages */
+    uint64_t nchunks;
+    uint64_t *hash;           /* chunk hashes, filled as chunks go out */
+    cpn_digest_t digest;
+    int inlined;
+    /* memory sink at the receiver (from ACCEPT) */
+    int has_sink;
+    uint64_t sink_addr;
+    cpn_tp_rkey_t *sink_rkey;
+} cpn_obj_t;
+
+/* One put in flight (or a staging buffer for file reads). */
+typedef struct cpn_put {
+    cpn_task_t *task;
+    uint32_t obj;
+    uint32_t slot;
+    uint64_t offset;
+    uint32_t len;
+    uint64_t t_start;
+    uint8_t *stage;           /* staging buffer owned by this entry, or NULL */
+} cpn_put_t;
+
+/* A chunk to send again after a NACK. */
+typedef struct cpn_resend {
+    uint32_t obj;
+    uint64_t offset;
+} cpn_resend_t;
+
+typedef enum cpn_task_state {
+    CPN_TASK_NEW,
+    CPN_TASK_OFFERED,     /* OFFER sent, waiting for ACCEPT or RECEIPT */
+    CPN_TASK_SENDING,     /* putting chunks */
+    CPN_TASK_COMMITTED,   /* COMMIT sent, waiting for RECEIPT */
+    CPN_TASK_DONE,
+} cpn_task_state_t;
+
+struct cpn_task {
+    cpn_site_t *site;
+    char *job;
+    uint8_t *spec;
+    size_t spec_len;
+    cpn_obj_t *obj;
+    size_t nobj, obj_cap;
+    uint64_t total_bytes;
+    /* name set, for duplicates: open addressing over obj indexes + 1 */
+    uint32_t *name_set;
+    size_t name_set_cap;
+
+    cpn_task_state_t state;
+    cpn_status_t status;
+    char err[CPN_ERRTEXT_MAX];
+    cpn_peer_t *peer;
+    uint64_t id;
+    cpn_task_cbs_t cbs;
+    uint32_t chunk_size;
+    unsigned window;
+    int need_pump;
+
+    /* send cursor */
+    uint32_t cur_obj;
+    uint64_t cur_off;
+    int cur_fd;               /* open file of object cur_fd_obj, or -1 */
+    uint32_t cur_fd_obj;
+    cpn_resend_t *resend;
+    size_t nresend, resend_cap;
+    /* slots granted by the receiver and not yet used */
+    uint32_t *slots;
+    size_t nslots, slots_cap;
+    /* puts in flight: a fixed array of `window` entries with a free stack */
+    cpn_put_t *puts;
+    uint32_t *put_free;
+    unsigned nput_free;
+    uint8_t *stage;           /* window x chunk_size, for file chunks */
+    cpn_mem_t *stage_mem;
+
+    uint64_t bytes_placed;
+    uint64_t chunks_sent;
+    uint64_t retries;
+    uint64_t t_start, t_end;
+    cpn_hist_t *chunk_hist;
+
+    cpn_receipt_t receipt;
+    cpn_receipt_object_t *receipt_obj;
+    char *receipt_strs;       /* strings the receipt points to */
+
+    struct cpn_task *next;    /* site->active */
+};
+
+/* ---- the receiver's side ---- */
+
+typedef struct cpn_robj {
+    char *name;
+    uint64_t size;
+    uint64_t nchunks;
+    uint64_t verified;        /* chunks verified */
+    uint64_t *hash;           /* verified chunk hashes */
+    uint8_t *got;             /* per chunk: verified? */
+    cpn_digest_t digest;      /* sender's, from the offer (inline) or COMMIT */
+    int inlined;
+    uint8_t *sink;            /* caller's buffer, or NULL for a file */
+    cpn_mem_t *sink_mem;
+    int fd;                   /* temporary file while chunks arrive, or -1 */
+    int done;                 /* all chunks verified and written */
+} cpn_robj_t;
+
+struct cpn_offer {
+    cpn_rtask_t *rt;
+};
+
+struct cpn_rtask {
+    cpn_site_t *site;
+    cpn_peer_t *peer;
+    uint64_t id;
+    char *job;
+    uint8_t *spec;
+    size_t spec_len;
+    cpn_robj_t *obj;
+    uint32_t nobj;
+    uint32_t chunk_size;
+    uint64_t total_bytes;
+    uint64_t bytes_verified;
+    uint64_t chunks_total;    /* chunks expected through slots or sinks */
+    uint64_t chunks_verified;
+    uint64_t chunks_to_grant; /* slot chunks not yet given a slot */
+    uint32_t slots_held;
+    uint64_t retries;
+    int committed;
+    int files;                /* some object lands as a file */
+    char *tmpdir;             /* land_dir/.cpn-partial.PID.XXXXXX */
+    int cur_fd;               /* open temporary file of cur_fd_obj, or -1 */
+    uint32_t cur_fd_obj;
+    unsigned window;          /* slots this task may hold at once */
+    uint64_t t_start;
+    struct cpn_rtask *next;
+};
+
+struct cpn_site {
+    cpn_site_params_t params;
+    char *name;
+    char *transport;
+    char *land_dir;
+    const cpn_transport_ops_t *ops;
+    cpn_tp_iface_t *iface;
+    char listen_addr[80];
+
+    /* receiver staging pool: nslots x slot_size, registered once */
+    uint8_t *pool;
+    size_t pool_len;
+    uint32_t slot_size, nslots;
+    cpn_tp_mem_t *pool_mem;
+    uint8_t pool_rkey[CPN_TP_RKEY_MAX];
+    size_t pool_rkey_len;
+    uint32_t *slot_free;      /* stack of free slots */
+    uint32_t nslot_free;
+    cpn_rtask_t **slot_owner; /* which task a slot was granted to */
+    /* Slots of a task that failed while its sender was alive: puts may
+     * still be on their way into them, so they rest before reuse. */
+    uint32_t *quar;
+    uint32_t nquar;
+    uint64_t quar_until;
+
+    cpn_peer_t *peers;
+    cpn_task_t *active;       /* sending tasks in flight */
+    cpn_rtask_t *rtasks;      /* receiving tasks */
+    cpn_msg_t *msg_free;
+    uint64_t next_task_id;
+    int pump_pending;
+    int dead_peers;           /* some peer waits for close_pending handling */
+};
+
+/* site.c */
+cpn_msg_t *cpn__msg_get(cpn_site_t *site);
+void cpn__msg_put(cpn_msg_t *m);
+/** Send @p m (encoded) to @p peer; @p m is returned to the pool in all cases. */
+cpn_status_t cpn__peer_send(cpn_peer_t *peer, cpn_msg_t *m);
+/** Mark @p peer failed with @p status and words; fails its tasks. */
+void cpn__peer_fail(cpn_peer_t *peer, cpn_status_t status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* task.c: the sender */
+void cpn__task_on_msg(cpn_peer_t *peer, const cpn_wire_hdr_t *hdr,
+                      const void *buf, size_t len);
+void cpn__task_pump_all(cpn_site_t *site);
+void cpn__task_peer_failed(cpn_peer_t *peer);
+void cpn__task_fail(cpn_task_t *task, cpn_status_t status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* recv.c: the receiver */
+cpn_status_t cpn__pool_open(cpn_site_t *site);
+void cpn__pool_close(cpn_site_t *site);
+void cpn__land_clean_stale(cpn_site_t *site);
+void cpn__recv_on_msg(cpn_peer_t *peer, const cpn_wire_hdr_t *hdr,
+                      const void *buf, size_t len);
+void cpn__recv_on_chunk(cpn_peer_t *peer, const void *buf, size_t len);
+void cpn__recv_peer_failed(cpn_peer_t *peer);
+void cpn__recv_close_all(cpn_site_t *site);
+/** Return quarantined slots whose rest is over to the pool. */
+void cpn__pool_quarantine_check(cpn_site_t *site);
+
+/* receipt.c */
+/** Build the receipt of a finished sending task from its state and the
+ *  receiver's RECEIPT message. */
+cpn_status_t cpn__receipt_build_sender(cpn_task_t *task,
+                                       const cpn_wire_receipt_t *m);
+/** Format the error text of a status into @p buf with printf words. */
+void cpn__errtext(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif /* CPN_RUNTIME_SITE_INT_H */

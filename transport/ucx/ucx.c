@@ -1,0 +1,1679 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The UCX backend: the transport contract (transport/transport.h) on UCP.
+ *
+ *   open      one ucp context (AM | RMA | WAKEUP, UCX_* variables honoured)
+ *             and one single-threaded worker; wait() sleeps on its event fd
+ *   listen    ucp_listener on a socket address; each connection request is
+ *             accepted at once and reported through handlers.accept
+ *   connect   a client-server ucp_ep; a flush on it completes when the
+ *             wireup does, and that is when handlers.connected runs
+ *   send      ucp_am_send_nbx, AM id 0, with the reply flag so the receiver
+ *             knows the endpoint; rendezvous messages land in a malloc'ed
+ *             buffer and are delivered once whole
+ *   put       ucp_put_nbx, then an ep flush (the bytes are then visible at
+ *             the target), then the notify as AM id 1
+ *
+ * Every ucs_status_t is converted at this boundary and logged once with the
+ * peer it concerns. Callbacks reach the runtime only from progress (and from
+ * ep_close, for the operations it cancels). Closing an endpoint never blocks:
+ * a healthy endpoint is flushed (bounded by CPN_UCX_CLOSE_FLUSH_MS), then
+ * closed with UCP_EP_CLOSE_FLAG_FORCE, so a close never waits for the peer
+ * application to close its side. Not thread-safe: one thread per iface. */
+#include "transport/ucx/ucx_int.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "core/clock.h"
+#include "core/compiler.h"
+#include "core/log.h"
+
+/** ucp_worker_progress calls per progress(), at most (while it finds work). */
+#define CPN_UCX_PROGRESS_BURST  32
+/** How long a closing endpoint may take to flush before it is forced. */
+#define CPN_UCX_CLOSE_FLUSH_MS  1000
+/** Ops added to the pool each time it runs dry. */
+#define CPN_UCX_OP_SLAB         64
+/** Initial size of the ucp_ep_h -> ep table (a power of two). */
+#define CPN_UCX_TABLE_INIT      64
+
+#define cpn_ucx_iface_of(_tif) cpn_container_of(_tif, cpn_ucx_iface_t, super)
+#define cpn_ucx_ep_of(_tep)    cpn_container_of(_tep, cpn_ucx_ep_t, super)
+#define cpn_ucx_ep_iface(_ep)  cpn_ucx_iface_of((_ep)->super.iface)
+
+/* ---- status conversion ------------------------------------------------- */
+
+/** UCX status to ours, for an established endpoint or a local call. */
+static cpn_status_t cpn_ucx_status(ucs_status_t status)
+{
+    switch (status) {
+    case UCS_OK:
+        return CPN_OK;
+    case UCS_INPROGRESS:
+        return CPN_INPROGRESS;
+    case UCS_ERR_NO_MEMORY:
+        return CPN_ERR_NO_MEMORY;
+    case UCS_ERR_INVALID_PARAM:
+    case UCS_ERR_INVALID_ADDR:
+        return CPN_ERR_INVALID;
+    case UCS_ERR_UNSUPPORTED:
+        return CPN_ERR_UNSUPPORTED;
+    case UCS_ERR_TIMED_OUT:
+        return CPN_ERR_TIMEOUT;
+    case UCS_ERR_CANCELED:
+        return CPN_ERR_CANCELED;
+    case UCS_ERR_BUSY:
+    case UCS_ERR_NO_RESOURCE:
+        return CPN_ERR_BUSY;
+    case UCS_ERR_NO_ELEM:
+        return CPN_ERR_NOT_FOUND;
+    case UCS_ERR_ALREADY_EXISTS:
+        return CPN_ERR_EXISTS;
+    case UCS_ERR_MESSAGE_TRUNCATED:
+        return CPN_ERR_TRUNCATED;
+    case UCS_ERR_EXCEEDS_LIMIT:
+    case UCS_ERR_OUT_OF_RANGE:
+        return CPN_ERR_TOO_BIG;
+    case UCS_ERR_UNREACHABLE:
+    case UCS_ERR_REJECTED:
+        return CPN_ERR_UNREACHABLE;
+    case UCS_ERR_CONNECTION_RESET:
+    case UCS_ERR_NOT_CONNECTED:
+    case UCS_ERR_ENDPOINT_TIMEOUT:
+        return CPN_ERR_CONN_RESET;
+    default:
+        return CPN_ERR_TRANSPORT;
+    }
+}
+
+/** UCX status to ours, for an endpoint that never finished connecting:
+ *  every way of losing the peer means it could not be reached. */
+static cpn_status_t cpn_ucx_connect_status(ucs_status_t status)
+{
+    cpn_status_t s = cpn_ucx_status(status);
+
+    return CPN_STATUS_IS_ENDPOINT(s) || s == CPN_ERR_TIMEOUT
+               ? CPN_ERR_UNREACHABLE
+               : s;
+}
+
+/* "HOST:PORT", or "[V6]:PORT" when the host holds a colon. */
+static void cpn_ucx_fmt_hostport(char *buf, size_t len, const char *host,
+                                 unsigned port)
+{
+    snprintf(buf, len, strchr(host, ':') != NULL ? "[%s]:%u" : "%s:%u", host,
+             port);
+}
+
+static void cpn_ucx_fmt_sockaddr(char *buf, size_t len,
+                                 const struct sockaddr *sa)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    unsigned port               = 0;
+
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+        port = ntohs(in->sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+        port = ntohs(in6->sin6_port);
+    }
+    cpn_ucx_fmt_hostport(buf, len, host, port);
+}
+
+static uint16_t cpn_ucx_sockaddr_port(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET) {
+        return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+        return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+    }
+    return 0;
+}
+
+/* Resolve @p host (brackets allowed) and @p port to a stream sockaddr.
+ * @p passive: for a listener, where NULL, "" and "*" mean any address. */
+static int cpn_ucx_resolve(const char *host, uint16_t port, int passive,
+                           struct addrinfo **res_p)
+{
+    struct addrinfo hints = {
+        .ai_family   = AF_UNSPEC,
+        .ai_socktype = SOCK_STREAM,
+        .ai_flags    = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0),
+    };
+    char hbuf[256];
+    char pbuf[8];
+    size_t n;
+
+    if (host == NULL || host[0] == '\0' || strcmp(host, "*") == 0) {
+        host = NULL;
+    } else if (host[0] == '[') {
+        n = strlen(host);
+        if (n < 3 || host[n - 1] != ']' || n - 2 >= sizeof(hbuf)) {
+            return EAI_NONAME;
+        }
+        memcpy(hbuf, host + 1, n - 2);
+        hbuf[n - 2] = '\0';
+        host        = hbuf;
+    }
+    if (host == NULL && !passive) {
+        return EAI_NONAME;
+    }
+    snprintf(pbuf, sizeof(pbuf), "%u", (unsigned)port);
+    return getaddrinfo(host, pbuf, &hints, res_p);
+}
+
+/* ---- the ucp_ep_h -> ep table ------------------------------------------ */
+
+static size_t cpn_ucx_table_slot(size_t size, ucp_ep_h uep)
+{
+    uint64_t x = (uint64_t)(uintptr_t)uep;
+
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return (size_t)x & (size - 1);
+}
+
+static cpn_status_t cpn_ucx_table_grow(cpn_ucx_iface_t *iface)
+{
+    size_t nsize = iface->table_size * 2;
+    cpn_ucx_ep_t **ntab;
+    size_t i;
+
+    ntab = calloc(nsize, sizeof(*ntab));
+    if (ntab == NULL) {
+        return CPN_ERR_NO_MEMORY;
+    }
+    for (i = 0; i < iface->table_size; i++) {
+        cpn_ucx_ep_t *ep = iface->table[i];
+
+        while (ep != NULL) {
+            cpn_ucx_ep_t *next = ep->hnext;
+            size_t slot        = cpn_ucx_table_slot(nsize, ep->ucp_ep);
+
+            ep->hnext   = ntab[slot];
+            ntab[slot]  = ep;
+            ep          = next;
+        }
+    }
+    free(iface->table);
+    iface->table      = ntab;
+    iface->table_size = nsize;
+    return CPN_OK;
+}
+
+static cpn_status_t cpn_ucx_table_add(cpn_ucx_iface_t *iface,
+                                      cpn_ucx_ep_t *ep)
+{
+    size_t slot;
+
+    if (iface->table_count >= iface->table_size &&
+        cpn_ucx_table_grow(iface) != CPN_OK) {
+        return CPN_ERR_NO_MEMORY;
+    }
+    slot               = cpn_ucx_table_slot(iface->table_size, ep->ucp_ep);
+    ep->hnext          = iface->table[slot];
+    iface->table[slot] = ep;
+    ep->in_table       = 1;
+    iface->table_count++;
+    return CPN_OK;
+}
+
+static void cpn_ucx_table_del(cpn_ucx_iface_t *iface, cpn_ucx_ep_t *ep)
+{
+    cpn_ucx_ep_t **pp;
+
+    if (!ep->in_table) {
+        return;
+    }
+    pp = &iface->table[cpn_ucx_table_slot(iface->table_size, ep->ucp_ep)];
+    while (*pp != NULL && *pp != ep) {
+        pp = &(*pp)->hnext;
+    }
+    if (*pp == ep) {
+        *pp = ep->hnext;
+        iface->table_count--;
+    }
+    ep->in_table = 0;
+    ep->hnext    = NULL;
+}
+
+static cpn_ucx_ep_t *cpn_ucx_table_find(cpn_ucx_iface_t *iface,
+                                        ucp_ep_h uep)
+{
+    cpn_ucx_ep_t *ep =
+        iface->table[cpn_ucx_table_slot(iface->table_size, uep)];
+
+    while (ep != NULL && ep->ucp_ep != uep) {
+        ep = ep->hnext;
+    }
+    return ep;
+}
+
+/* ---- ep lists ----------------------------------------------------------- */
+
+static void cpn_ucx_list_add(cpn_ucx_ep_t **head, cpn_ucx_ep_t *ep)
+{
+    ep->prev = NULL;
+    ep->next = *head;
+    if (*head != NULL) {
+        (*head)->prev = ep;
+    }
+    *head = ep;
+}
+
+static void cpn_ucx_list_del(cpn_ucx_ep_t **head, cpn_ucx_ep_t *ep)
+{
+    if (ep->prev != NULL) {
+        ep->prev->next = ep->next;
+    } else {
+        *head = ep->next;
+    }
+    if (ep->next != NULL) {
+        ep->next->prev = ep->prev;
+    }
+    ep->prev = ep->next = NULL;
+}
+
+/* ---- op pool and deferred completions ----------------------------------- */
+
+static cpn_ucx_op_t *cpn_ucx_op_get(cpn_ucx_iface_t *iface, cpn_ucx_ep_t *ep,
+                                    cpn_ucx_op_kind_t kind)
+{
+    cpn_ucx_op_t *op;
+
+    if (cpn_unlikely(iface->free_ops == NULL)) {
+        cpn_ucx_op_slab_t *slab;
+        unsigned i;
+
+        slab = calloc(1, sizeof(*slab) + CPN_UCX_OP_SLAB * sizeof(slab->ops[0]));
+        if (slab == NULL) {
+            return NULL;
+        }
+        slab->count  = CPN_UCX_OP_SLAB;
+        slab->next   = iface->slabs;
+        iface->slabs = slab;
+        for (i = 0; i < CPN_UCX_OP_SLAB; i++) {
+            slab->ops[i].next = iface->free_ops;
+            iface->free_ops   = &slab->ops[i];
+        }
+    }
+    op              = iface->free_ops;
+    iface->free_ops = op->next;
+
+    op->next     = NULL;
+    op->ep       = ep;
+    op->cb       = NULL;
+    op->arg      = NULL;
+    op->status   = CPN_OK;
+    op->kind     = (uint8_t)kind;
+    op->in_use   = 1;
+    op->queued   = 0;
+    op->flushed  = 0;
+    op->pending  = 0;
+    op->rbuf     = NULL;
+    ep->nops++;
+    return op;
+}
+
+/* Back to the pool once nothing refers to it any more: no UCX request
+ * outstanding, not on the deferred queue, and its user callback done. */
+static void cpn_ucx_op_try_put(cpn_ucx_iface_t *iface, cpn_ucx_op_t *op)
+{
+    if (op->pending != 0 || op->queued || op->cb != NULL) {
+        return;
+    }
+    free(op->rbuf);
+    op->rbuf   = NULL;
+    op->in_use = 0;
+    op->ep->nops--;
+    op->next        = iface->free_ops;
+    iface->free_ops = op;
+}
+
+/* Run @p op's completion from the next progress instead of now: the contract
+ * forbids calling back from inside the call that started an operation. */
+static void cpn_ucx_op_defer(cpn_ucx_iface_t *iface, cpn_ucx_op_t *op)
+{
+    op->queued = 1;
+    op->next   = NULL;
+    if (iface->defer_tail != NULL) {
+        iface->defer_tail->next = op;
+    } else {
+        iface->defer_head = op;
+    }
+    iface->defer_tail = op;
+}
+
+/* Hand @p status to the op's user callback, once; CPN_ERR_CANCELED for every
+ * op of an endpoint the runtime closed; nothing at all while closing. */
+static void cpn_ucx_op_complete(cpn_ucx_iface_t *iface, cpn_ucx_op_t *op,
+                                cpn_status_t status)
+{
+    cpn_tp_comp_cb_t cb = op->cb;
+
+    op->cb = NULL;
+    if (cb == NULL || iface->closing) {
+        return;
+    }
+    if (op->ep->closing) {
+        status = CPN_ERR_CANCELED;
+    }
+    cb(op->arg, status);
+}
+
+/* ---- the ep's fate ------------------------------------------------------ */
+
+/* The wireup finished (or an AM proved it): tell the runtime once. */
+static void cpn_ucx_ep_ready(cpn_ucx_iface_t *iface, cpn_ucx_ep_t *ep)
+{
+    const cpn_tp_handlers_t *h = &iface->super.handlers;
+
+    if (ep->state != CPN_UCX_EP_CONNECTING) {
+        return;
+    }
+    ep->state = CPN_UCX_EP_READY;
+    cpn_debug("ucx[%s]: connected to %s", iface->site, ep->super.peer_addr);
+    if (!ep->closing && !iface->closing && h->connected != NULL) {
+        h->connected(h->arg, &ep->super, CPN_OK);
+    }
+}
+
+/* The ep failed: report it once, as a failed connect or as an ep_error. */
+static void cpn_ucx_ep_failed(cpn_ucx_iface_t *iface, cpn_ucx_ep_t *ep,
+                              ucs_status_t ustatus, const char *what)
+{
+    const cpn_tp_handlers_t *h  = &iface->super.handlers;
+    cpn_ucx_ep_state_t prev     = ep->state;
+    cpn_status_t status;
+
+    if (prev == CPN_UCX_EP_FAILED) {
+        return;
+    }
+    ep->state = CPN_UCX_EP_FAILED;
+    if (ep->closing || iface->closing) {
+        cpn_debug("ucx[%s]: %s %s after close: %s", iface->site, what,
+                  ep->super.peer_addr, ucs_status_string(ustatus));
+        return;
+    }
+
+    if (prev == CPN_UCX_EP_CONNECTING) {
+        status = cpn_ucx_connect_status(ustatus);
+        cpn_warn("ucx[%s]: cannot connect to %s: %s (%s)", iface->site,
+                 ep->super.peer_addr, ucs_status_string(ustatus), what);
+        if (h->connected != NULL) {
+            h->connected(h->arg, &ep->super, status);
+        }
+    } else {
+        status = cpn_ucx_status(ustatus);
+        if (status == CPN_ERR_CANCELED || status == CPN_OK) {
+            status = CPN_ERR_CONN_RESET;
+        }
+        cpn_info("ucx[%s]: connection to %s lost: %s (%s)", iface->site,
+                 ep->super.peer_addr, ucs_status_string(ustatus), what);
+        if (h->ep_error != NULL) {
+            h->ep_error(h->arg, &ep->super, status);
+        }
+    }
+}
+
+/* UCX's error handler; UCX runs it from worker progress. */
+static void cpn_ucx_ep_err_cb(void *arg, ucp_ep_h uep, ucs_status_t status)
+{
+    cpn_ucx_ep_t *ep = arg;
+
+    (void)uep;
+    cpn_ucx_ep_failed(cpn_ucx_ep_iface(ep), ep, status, "error handler");
+}
+
+/* ---- closing ------------------------------------------------------------ */
+
+/* Drop a ucp_ep that never became one of ours (a failed connect or accept):
+ * forced, no callback; a request left over is freed when it completes. */
+static void cpn_ucx_uep_destroy(ucp_ep_h uep)
+{
+    ucp_request_param_t param = {
+        .op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS,
+        .flags        = UCP_EP_CLOSE_FLAG_FORCE,
+    };
+    ucs_status_ptr_t r = ucp_ep_close_nbx(uep, &param);
+
+    if (UCS_PTR_IS_PTR(r)) {
+        ucp_request_free(r);
+    }
+}
+
+static void cpn_ucx_ep_close_cb(void *request, ucs_status_t status,
+                                void *user_data)
+{
+    cpn_ucx_ep_t *ep = user_data;
+
+    (void)status;
+    ucp_request_free(request);
+    ep->close_done = 1;
+}
+
+/* Release the ucp_ep now. UCX completes every request still outstanding on
+ * it with UCS_ERR_CANCELED from inside this call. */
+static void cpn_ucx_ep_force_close(cpn_ucx_iface_t *iface, cpn_ucx_ep_t *ep)
+{
+    ucp_request_param_t param = {
+        .op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS | UCP_OP_ATTR_FIELD_CALLBACK |
+                        UCP_OP_ATTR_FIELD_USER_DATA,
+        .flags        = UCP_EP_CLOSE_FLAG_FORCE,
+        .cb.send      = cpn_ucx_ep_close_cb,
+        .user_data    = ep,
+    };
+    ucs_status_ptr_t r;
+
+    if (ep->forced) {
+        return;
+    }
+    ep->forced = 1;
+    r          = ucp_ep_close_nbx(ep->ucp_ep, &param);
+    if (!UCS_PTR_IS_PTR(r)) {
+        if (UCS_PTR_IS_ERR(r)) {
+            cpn_debug("ucx[%s]: closing the endpoint to %s: %s", iface->site,
+                      ep->super.peer_addr,
+                      ucs_status_string(UCS_PTR_STATUS(r)));
+        }
+        ep->close_done = 1;
+    }
+}
+
+static void cpn_ucx_close_flush_cb(void *request, ucs_status_t status,
+                                   void *user_data)
+{
+    cpn_ucx_op_t *op = user_data;
+
+    (void)status;
+    ucp_request_free(request);
+    op->ep->flushed = 1;
+    op->pending--;
+    cpn_ucx_op_try_put(cpn_ucx_ep_iface(op->ep), op);
+}
+
+/* First step of a close, outside any UCX callback: flush a healthy ep so
+ * what it already accepted leaves, else go straight to the forced close. */
+static void cpn_ucx_ep_start_close(cpn_ucx_iface_t *iface, cpn_ucx_ep_t *ep)
+{
+    ucp_request_param_t param = {
+        .op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA,
+        .cb.send      = cpn_ucx_close_flush_cb,
+    };
+    ucs_status_ptr_t r;
+    cpn_ucx_op_t *op;
+
+    ep->close_started = 1;
+    if (ep->state == CPN_UCX_EP_READY &&
+        (op = cpn_ucx_op_get(iface, ep, CPN_UCX_OP_CLOSE_FLUSH)) != NULL) {
+        param.user_data = op;
+        r               = ucp_ep_flush_nbx(ep->ucp_ep, &param);
+        if (UCS_PTR_IS_PTR(r)) {
+            op->pending        = 1;
+            ep->close_deadline = cpn_deadline_ns(CPN_UCX_CLOSE_FLUSH_MS);
+            return;
+        }
+        cpn_ucx_op_try_put(iface, op);
+    }
+    cpn_ucx_ep_force_close(iface, ep);
+}
+
+/* Move every closing ep forward; free those that are done. Runs outside UCX
+ * callbacks (a ucp_ep must not be closed from inside one). */
+static unsigned cpn_ucx_reap(cpn_ucx_iface_t *iface)
+{
+    cpn_ucx_ep_t *ep, *next;
+    unsigned n = 0;
+
+    for (ep = iface->closing_eps; ep != NULL; ep = next) {
+        next = ep->next;
+        if (!ep->close_started) {
+            cpn_ucx_ep_start_close(iface, ep);
+        } else if (!ep->forced &&
+                   (ep->flushed || cpn_time_ns() >= ep->close_deadline)) {
+            if (!ep->flushed) {
+                cpn_debug("ucx[%s]: flush to %s did not finish in %d ms, "
+                          "closing it anyway", iface->site,
+                          ep->super.peer_addr, CPN_UCX_CLOSE_FLUSH_MS);
+            }
+            cpn_ucx_ep_force_close(iface, ep);
+        }
+        if (ep->close_done && ep->nops == 0) {
+            cpn_ucx_list_del(&iface->closing_eps, ep);
+            free(ep);
+            n++;
+        }
+    }
+    return n;
+}
+
+static void cpn_ucx_ep_close(cpn_tp_ep_t *tep)
+{
+    cpn_ucx_ep_t *ep        = cpn_ucx_ep_of(tep);
+    cpn_ucx_iface_t *iface  = cpn_ucx_ep_iface(ep);
+
+    if (ep->closing) {
+        return;
+    }
+    ep->closing = 1;
+    cpn_ucx_table_del(iface, ep);
+    cpn_ucx_list_del(&iface->eps, ep);
+    cpn_ucx_list_add(&iface->closing_eps, ep);
+    cpn_debug("ucx[%s]: closing the endpoint to %s", iface->site,
+              ep->super.peer_addr);
+
+    /* From inside a callback the ucp_ep may be in use below us: leave the
+     * close to the end of progress. */
+    if (iface->in_cb == 0) {
+        iface->in_cb++;
+        cpn_ucx_reap(iface);
+        iface->in_cb--;
+    }
+}
+
+/* ---- connections -------------------------------------------------------- */
+
+static cpn_ucx_ep_t *cpn_ucx_ep_alloc(cpn_ucx_iface_t *iface,
+                                      cpn_ucx_ep_state_t state)
+{
+    cpn_ucx_ep_t *ep = calloc(1, sizeof(*ep));
+
+    if (ep == NULL) {
+        return NULL;
+    }
+    ep->super.iface = &iface->super;
+    ep->state       = state;
+    return ep;
+}
+
+static void cpn_ucx_conn_cb(ucp_conn_request_h conn_request, void *arg)
+{
+    cpn_ucx_iface_t *iface     = arg;
+    const cpn_tp_handlers_t *h = &iface->super.handlers;
+    ucp_conn_request_attr_t attr = {
+        .field_mask = UCP_CONN_REQUEST_ATTR_FIELD_CLIENT_ADDR,
+    };
+    ucp_ep_params_t params = {
+        .field_mask = UCP_EP_PARAM_FIELD_CONN_REQUEST |
+                      UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
+                      UCP_EP_PARAM_FIELD_ERR_HANDLER,
+        .conn_request = conn_request,
+        .err_mode     = UCP_ERR_HANDLING_MODE_PEER,
+        .err_handler  = { .cb = cpn_ucx_ep_err_cb },
+    };
+    char peer[sizeof(((cpn_tp_ep_t *)0)->peer_addr)] = "?";
+    cpn_ucx_ep_t *ep;
+    ucs_status_t status;
+
+    if (ucp_conn_request_query(conn_request, &attr) == UCS_OK) {
+        cpn_ucx_fmt_sockaddr(peer, sizeof(peer),
+                             (struct sockaddr *)&attr.client_address);
+    }
+    if (iface->closing) {
+        ucp_listener_reject(iface->listener, conn_request);
+        return;
+    }
+
+    ep = cpn_ucx_ep_alloc(iface, CPN_UCX_EP_READY);
+    if (ep == NULL) {
+        cpn_error("ucx[%s]: no memory to accept %s", iface->site, peer);
+        ucp_listener_reject(iface->listener, conn_request);
+        return;
+    }
+    memcpy(ep->super.peer_addr, peer, sizeof(peer));
+    params.err_handler.arg = ep;
+
+    /* ucp_ep_create consumes the request, whether it succeeds or not. */
+    status = ucp_ep_create(iface->worker, &params, &ep->ucp_ep);
+    if (status != UCS_OK) {
+        cpn_warn("ucx[%s]: cannot accept %s: %s", iface->site, peer,
+                 ucs_status_string(status));
+        free(ep);
+        return;
+    }
+    if (cpn_ucx_table_add(iface, ep) != CPN_OK) {
+        cpn_error("ucx[%s]: no memory to accept %s", iface->site, peer);
+        cpn_ucx_uep_destroy(ep->ucp_ep);
+        free(ep);
+        return;
+    }
+    cpn_ucx_list_add(&iface->eps, ep);
+    cpn_debug("ucx[%s]: accepted %s", iface->site, peer);
+    if (h->accept != NULL) {
+        h->accept(h->arg, &ep->super);
+    }
+}
+
+static cpn_status_t cpn_ucx_listen(cpn_tp_iface_t *tif, const char *host,
+                                   uint16_t port, uint16_t *port_p)
+{
+    cpn_ucx_iface_t *iface = cpn_ucx_iface_of(tif);
+    ucp_listener_params_t params;
+    ucp_listener_attr_t attr = {
+        .field_mask = UCP_LISTENER_ATTR_FIELD_SOCKADDR,
+    };
+    char addr[64];
+    struct addrinfo *res;
+    ucs_status_t status;
+    uint16_t bound;
+    int rc;
+
+    cpn_ucx_fmt_hostport(addr, sizeof(addr),
+                         (host != NULL && host[0] != '\0') ? host : "*", port);
+    if (iface->listener != NULL) {
+        cpn_error("ucx[%s]: already listening on %s, cannot also listen on %s",
+                  iface->site, iface->listen_addr, addr);
+        return CPN_ERR_EXISTS;
+    }
+    rc = cpn_ucx_resolve(host, port, 1, &res);
+    if (rc != 0) {
+        cpn_error("ucx[%s]: cannot listen on %s: %s", iface->site, addr,
+                  gai_strerror(rc));
+        return CPN_ERR_INVALID;
+    }
+
+    memset(&params, 0, sizeof(params));
+    params.field_mask         = UCP_LISTENER_PARAM_FIELD_SOCK_ADDR |
+                                UCP_LISTENER_PARAM_FIELD_CONN_HANDLER;
+    params.sockaddr.addr      = res->ai_addr;
+    params.sockaddr.addrlen   = res->ai_addrlen;
+    params.conn_handler.cb    = cpn_ucx_conn_cb;
+    params.conn_handler.arg   = iface;
+    status = ucp_listener_create(iface->worker, &params, &iface->listener);
+    freeaddrinfo(res);
+    if (status != UCS_OK) {
+        iface->listener = NULL;
+        cpn_error("ucx[%s]: cannot listen on %s: %s", iface->site, addr,
+                  ucs_status_string(status));
+        return cpn_ucx_status(status);
+    }
+
+    status = ucp_listener_query(iface->listener, &attr);
+    if (status != UCS_OK) {
+        cpn_error("ucx[%s]: cannot query the listener on %s: %s", iface->site,
+                  addr, ucs_status_string(status));
+        ucp_listener_destroy(iface->listener);
+        iface->listener = NULL;
+        return cpn_ucx_status(status);
+    }
+    bound = cpn_ucx_sockaddr_port((struct sockaddr *)&attr.sockaddr);
+    cpn_ucx_fmt_sockaddr(iface->listen_addr, sizeof(iface->listen_addr),
+                         (struct sockaddr *)&attr.sockaddr);
+    cpn_info("ucx[%s]: listening on %s", iface->site, iface->listen_addr);
+    if (port_p != NULL) {
+        *port_p = bound;
+    }
+    return CPN_OK;
+}
+
+static void cpn_ucx_connect_flush_cb(void *request, ucs_status_t status,
+                                     void *user_data)
+{
+    cpn_ucx_op_t *op       = user_data;
+    cpn_ucx_ep_t *ep       = op->ep;
+    cpn_ucx_iface_t *iface = cpn_ucx_ep_iface(ep);
+
+    ucp_request_free(request);
+    op->pending--;
+    if (status == UCS_OK) {
+        cpn_ucx_ep_ready(iface, ep);
+    } else {
+        cpn_ucx_ep_failed(iface, ep, status, "connect");
+    }
+    cpn_ucx_op_try_put(iface, op);
+}
+
+static cpn_status_t cpn_ucx_connect(cpn_tp_iface_t *tif, const char *host,
+                                    uint16_t port, cpn_tp_ep_t **ep_p)
+{
+    cpn_ucx_iface_t *iface = cpn_ucx_iface_of(tif);
+    ucp_ep_params_t params;
+    ucp_request_param_t fparam = {
+        .op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA,
+        .cb.send      = cpn_ucx_connect_flush_cb,
+    };
+    struct addrinfo *res;
+    ucs_status_ptr_t r;
+    ucs_status_t status;
+    cpn_status_t ret;
+    cpn_ucx_ep_t *ep;
+    cpn_ucx_op_t *op;
+    int rc;
+
+    if (host == NULL || host[0] == '\0') {
+        return CPN_ERR_INVALID;
+    }
+    ep = cpn_ucx_ep_alloc(iface, CPN_UCX_EP_CONNECTING);
+    if (ep == NULL) {
+        return CPN_ERR_NO_MEMORY;
+    }
+    cpn_ucx_fmt_hostport(ep->super.peer_addr, sizeof(ep->super.peer_addr),
+                         host, port);
+
+    rc = cpn_ucx_resolve(host, port, 0, &res);
+    if (rc != 0) {
+        cpn_warn("ucx[%s]: cannot connect to %s: %s", iface->site,
+                 ep->super.peer_addr, gai_strerror(rc));
+        ret = CPN_ERR_UNREACHABLE;
+        goto err_free;
+    }
+
+    memset(&params, 0, sizeof(params));
+    params.field_mask       = UCP_EP_PARAM_FIELD_FLAGS |
+                              UCP_EP_PARAM_FIELD_SOCK_ADDR |
+                              UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
+                              UCP_EP_PARAM_FIELD_ERR_HANDLER;
+    params.flags            = UCP_EP_PARAMS_FLAGS_CLIENT_SERVER;
+    params.sockaddr.addr    = res->ai_addr;
+    params.sockaddr.addrlen = res->ai_addrlen;
+    params.err_mode         = UCP_ERR_HANDLING_MODE_PEER;
+    params.err_handler.cb   = cpn_ucx_ep_err_cb;
+    params.err_handler.arg  = ep;
+    status = ucp_ep_create(iface->worker, &params, &ep->ucp_ep);
+    freeaddrinfo(res);
+    if (status != UCS_OK) {
+        cpn_warn("ucx[%s]: cannot connect to %s: %s", iface->site,
+                 ep->super.peer_addr, ucs_status_string(status));
+        ret = cpn_ucx_connect_status(status);
+        goto err_free;
+    }
+
+    ret = cpn_ucx_table_add(iface, ep);
+    if (ret != CPN_OK) {
+        goto err_close;
+    }
+    cpn_ucx_list_add(&iface->eps, ep);
+
+    /* The flush completes once the wireup has: that is "connected". */
+    op = cpn_ucx_op_get(iface, ep, CPN_UCX_OP_CONNECT);
+    if (op == NULL) {
+        ret = CPN_ERR_NO_MEMORY;
+        goto err_unlink;
+    }
+    fparam.user_data = op;
+    r                = ucp_ep_flush_nbx(ep->ucp_ep, &fparam);
+    if (UCS_PTR_IS_PTR(r)) {
+        op->pending = 1;
+    } else if (r == NULL) {
+        cpn_ucx_op_defer(iface, op);
+    } else {
+        cpn_warn("ucx[%s]: cannot connect to %s: %s", iface->site,
+                 ep->super.peer_addr, ucs_status_string(UCS_PTR_STATUS(r)));
+        ret = cpn_ucx_connect_status(UCS_PTR_STATUS(r));
+        cpn_ucx_op_try_put(iface, op);
+        goto err_unlink;
+    }
+
+    cpn_debug("ucx[%s]: connecting to %s", iface->site, ep->super.peer_addr);
+    *ep_p = &ep->super;
+    return CPN_OK;
+
+err_unlink:
+    cpn_ucx_list_del(&iface->eps, ep);
+    cpn_ucx_table_del(iface, ep);
+err_close:
+    cpn_ucx_uep_destroy(ep->ucp_ep);
+err_free:
+    free(ep);
+    return ret;
+}
+
+/* ---- receiving ---------------------------------------------------------- */
+
+static void cpn_ucx_deliver(cpn_ucx_iface_t *iface, cpn_ucx_ep_t *ep,
+                            unsigned am_id, const void *data, size_t len)
+{
+    const cpn_tp_handlers_t *h = &iface->super.handlers;
+
+    if (am_id == CPN_UCX_AM_MSG) {
+        if (h->recv != NULL) {
+            h->recv(h->arg, &ep->super, data, len);
+        }
+    } else if (h->put_notify != NULL) {
+        h->put_notify(h->arg, &ep->super, data, len);
+    }
+}
+
+static void cpn_ucx_rndv_recv_cb(void *request, ucs_status_t status,
+                                 size_t length, void *user_data)
+{
+    cpn_ucx_op_t *op       = user_data;
+    cpn_ucx_ep_t *ep       = op->ep;
+    cpn_ucx_iface_t *iface = cpn_ucx_ep_iface(ep);
+
+    (void)length;
+    ucp_request_free(request);
+    op->pending--;
+    if (status == UCS_OK) {
+        if (!ep->closing && !iface->closing) {
+            cpn_ucx_deliver(iface, ep, op->am_id, op->rbuf, op->rlen);
+        }
+    } else {
+        cpn_debug("ucx[%s]: receiving %zu bytes from %s: %s", iface->site,
+                  op->rlen, ep->super.peer_addr, ucs_status_string(status));
+    }
+    cpn_ucx_op_try_put(iface, op);
+}
+
+static ucs_status_t cpn_ucx_am_recv(cpn_ucx_iface_t *iface, unsigned am_id,
+                                    void *data, size_t length,
+                                    const ucp_am_recv_param_t *param)
+{
+    ucp_request_param_t rparam = {
+        .op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA |
+                        UCP_OP_ATTR_FIELD_MEMORY_TYPE,
+        .cb.recv_am   = cpn_ucx_rndv_recv_cb,
+        .memory_type  = UCS_MEMORY_TYPE_HOST,
+    };
+    int rndv = (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) != 0;
+    ucs_status_ptr_t r;
+    cpn_ucx_ep_t *ep = NULL;
+    cpn_ucx_op_t *op;
+
+    if (param->recv_attr & UCP_AM_RECV_ATTR_FIELD_REPLY_EP) {
+        ep = cpn_ucx_table_find(iface, param->reply_ep);
+    }
+    if (ep == NULL || iface->closing) {
+        cpn_debug("ucx[%s]: dropped a %zu-byte message from an endpoint "
+                  "that is closed or unknown", iface->site, length);
+        return rndv ? UCS_ERR_CANCELED : UCS_OK;
+    }
+    /* A message proves the wireup: say "connected" before delivering it. */
+    cpn_ucx_ep_ready(iface, ep);
+
+    if (!rndv) {
+        cpn_ucx_deliver(iface, ep, am_id, data, length);
+        return UCS_OK;
+    }
+
+    op = cpn_ucx_op_get(iface, ep, CPN_UCX_OP_RNDV_RECV);
+    if (op == NULL || (op->rbuf = malloc(length ? length : 1)) == NULL) {
+        cpn_error("ucx[%s]: no memory for a %zu-byte message from %s",
+                  iface->site, length, ep->super.peer_addr);
+        if (op != NULL) {
+            cpn_ucx_op_try_put(iface, op);
+        }
+        return UCS_ERR_NO_MEMORY;
+    }
+    op->rlen          = length;
+    op->am_id         = (uint8_t)am_id;
+    rparam.user_data  = op;
+    r = ucp_am_recv_data_nbx(iface->worker, data, op->rbuf, length, &rparam);
+    if (UCS_PTR_IS_PTR(r)) {
+        op->pending = 1;
+    } else if (r == NULL) {
+        cpn_ucx_deliver(iface, ep, am_id, op->rbuf, length);
+        cpn_ucx_op_try_put(iface, op);
+    } else {
+        cpn_warn("ucx[%s]: cannot receive %zu bytes from %s: %s",
+                 iface->site, length, ep->super.peer_addr,
+                 ucs_status_string(UCS_PTR_STATUS(r)));
+        cpn_ucx_op_try_put(iface, op);
+    }
+    return UCS_OK;
+}
+
+static ucs_status_t cpn_ucx_am_msg_cb(void *arg, const void *header,
+                                      size_t header_length, void *data,
+                                      size_t length,
+                                      const ucp_am_recv_param_t *param)
+{
+    (void)header, (void)header_length;
+    return cpn_ucx_am_recv(arg, CPN_UCX_AM_MSG, data, length, param);
+}
+
+static ucs_status_t cpn_ucx_am_notify_cb(void *arg, const void *header,
+                                         size_t header_length, void *data,
+                                         size_t length,
+                                         const ucp_am_recv_param_t *param)
+{
+    (void)header, (void)header_length;
+    return cpn_ucx_am_recv(arg, CPN_UCX_AM_NOTIFY, data, length, param);
+}
+
+/* ---- send ----------------------------------------------------------------- */
+
+static void cpn_ucx_send_cb(void *request, ucs_status_t status,
+                            void *user_data)
+{
+    cpn_ucx_op_t *op       = user_data;
+    cpn_ucx_iface_t *iface = cpn_ucx_ep_iface(op->ep);
+
+    ucp_request_free(request);
+    op->pending--;
+    if (status != UCS_OK) {
+        cpn_debug("ucx[%s]: send to %s: %s", iface->site,
+                  op->ep->super.peer_addr, ucs_status_string(status));
+    }
+    cpn_ucx_op_complete(iface, op, cpn_ucx_status(status));
+    cpn_ucx_op_try_put(iface, op);
+}
+
+static cpn_status_t cpn_ucx_send(cpn_tp_ep_t *tep, const void *buf,
+                                 size_t len, cpn_tp_comp_cb_t cb, void *arg)
+{
+    cpn_ucx_ep_t *ep       = cpn_ucx_ep_of(tep);
+    cpn_ucx_iface_t *iface = cpn_ucx_ep_iface(ep);
+    ucp_request_param_t param = {
+        .op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA |
+                        UCP_OP_ATTR_FIELD_FLAGS | UCP_OP_ATTR_FIELD_MEMORY_TYPE,
+        .flags        = UCP_AM_SEND_FLAG_REPLY,
+        .cb.send      = cpn_ucx_send_cb,
+        .memory_type  = UCS_MEMORY_TYPE_HOST,
+    };
+    ucs_status_ptr_t r;
+    cpn_ucx_op_t *op;
+
+    if (cpn_unlikely(ep->closing)) {
+        return CPN_ERR_CANCELED;
+    }
+    op = cpn_ucx_op_get(iface, ep, CPN_UCX_OP_SEND);
+    if (cpn_unlikely(op == NULL)) {
+        return CPN_ERR_NO_MEMORY;
+    }
+    op->cb          = cb;
+    op->arg         = arg;
+    param.user_data = op;
+
+    r = ucp_am_send_nbx(ep->ucp_ep, CPN_UCX_AM_MSG, NULL, 0, buf, len, &param);
+    if (cpn_likely(UCS_PTR_IS_PTR(r))) {
+        op->pending = 1;
+        return CPN_INPROGRESS;
+    }
+    op->cb = NULL;
+    cpn_ucx_op_try_put(iface, op);
+    if (r == NULL) {
+        return CPN_OK;
+    }
+    cpn_debug("ucx[%s]: cannot send %zu bytes to %s: %s", iface->site, len,
+              ep->super.peer_addr, ucs_status_string(UCS_PTR_STATUS(r)));
+    return cpn_ucx_status(UCS_PTR_STATUS(r));
+}
+
+/* ---- put ------------------------------------------------------------------ */
+
+static void cpn_ucx_notify_cb(void *request, ucs_status_t status,
+                              void *user_data)
+{
+    cpn_ucx_op_t *op       = user_data;
+    cpn_ucx_iface_t *iface = cpn_ucx_ep_iface(op->ep);
+
+    ucp_request_free(request);
+    op->pending--;
+    if (status != UCS_OK) {
+        cpn_debug("ucx[%s]: put notify to %s: %s", iface->site,
+                  op->ep->super.peer_addr, ucs_status_string(status));
+    }
+    cpn_ucx_op_try_put(iface, op);
+}
+
+/* The put and its flush are both done: if they succeeded, the bytes are
+ * visible at the target, so the notify may go. Then the user's callback,
+ * now or (when called from put() itself) from the next progress. */
+static void cpn_ucx_put_flushed(cpn_ucx_iface_t *iface, cpn_ucx_op_t *op,
+                                int from_put)
+{
+    ucp_request_param_t param = {
+        .op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA |
+                        UCP_OP_ATTR_FIELD_FLAGS | UCP_OP_ATTR_FIELD_MEMORY_TYPE,
+        .flags        = UCP_AM_SEND_FLAG_REPLY,
+        .cb.send      = cpn_ucx_notify_cb,
+        .user_data    = op,
+        .memory_type  = UCS_MEMORY_TYPE_HOST,
+    };
+    cpn_ucx_ep_t *ep = op->ep;
+    ucs_status_ptr_t r;
+
+    if (op->status == CPN_OK && !ep->closing && !iface->closing) {
+        r = ucp_am_send_nbx(ep->ucp_ep, CPN_UCX_AM_NOTIFY, NULL, 0, op->notify,
+                            op->notify_len, &param);
+        if (UCS_PTR_IS_PTR(r)) {
+            op->pending++;
+        } else if (r != NULL) {
+            cpn_debug("ucx[%s]: cannot send a put notify to %s: %s",
+                      iface->site, ep->super.peer_addr,
+                      ucs_status_string(UCS_PTR_STATUS(r)));
+            op->status = cpn_ucx_status(UCS_PTR_STATUS(r));
+        }
+    }
+    if (from_put) {
+        cpn_ucx_op_defer(iface, op);
+        return;
+    }
+    cpn_ucx_op_complete(iface, op, op->status);
+    cpn_ucx_op_try_put(iface, op);
+}
+
+static void cpn_ucx_put_req_cb(void *request, ucs_status_t status,
+                               void *user_data)
+{
+    cpn_ucx_op_t *op       = user_data;
+    cpn_ucx_iface_t *iface = cpn_ucx_ep_iface(op->ep);
+
+    ucp_request_free(request);
+    op->pending--;
+    if (status != UCS_OK) {
+        cpn_debug("ucx[%s]: put to %s: %s", iface->site,
+                  op->ep->super.peer_addr, ucs_status_string(status));
+        if (op->status == CPN_OK) {
+            op->status = cpn_ucx_status(status);
+        }
+    }
+    if (op->pending == 0 && op->flushed) {
+        cpn_ucx_put_flushed(iface, op, 0);
+    }
+}
+
+static void cpn_ucx_put_flush_cb(void *request, ucs_status_t status,
+                                 void *user_data)
+{
+    cpn_ucx_op_t *op = user_data;
+
+    op->flushed = 1;
+    cpn_ucx_put_req_cb(request, status, user_data);
+}
+
+static cpn_status_t cpn_ucx_put(cpn_tp_ep_t *tep, const void *buf, size_t len,
+                                cpn_tp_mem_t *tmem, uint64_t raddr,
+                                cpn_tp_rkey_t *trkey, const void *notify,
+                                size_t notify_len, cpn_tp_comp_cb_t cb,
+                                void *arg)
+{
+    cpn_ucx_ep_t *ep       = cpn_ucx_ep_of(tep);
+    cpn_ucx_iface_t *iface = cpn_ucx_ep_iface(ep);
+    cpn_ucx_rkey_t *rkey   = cpn_container_of(trkey, cpn_ucx_rkey_t, super);
+    ucp_request_param_t param = {
+        .op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA,
+        .cb.send      = cpn_ucx_put_req_cb,
+    };
+    ucs_status_ptr_t r;
+    cpn_ucx_op_t *op;
+
+    if (cpn_unlikely(notify_len > CPN_TP_NOTIFY_MAX)) {
+        return CPN_ERR_TOO_BIG;
+    }
+    if (cpn_unlikely(ep->closing)) {
+        return CPN_ERR_CANCELED;
+    }
+    op = cpn_ucx_op_get(iface, ep, CPN_UCX_OP_PUT);
+    if (cpn_unlikely(op == NULL)) {
+        return CPN_ERR_NO_MEMORY;
+    }
+    op->notify_len = (uint8_t)notify_len;
+    if (notify_len > 0) {
+        memcpy(op->notify, notify, notify_len);
+    }
+    param.user_data = op;
+    if (tmem != NULL) {
+        param.op_attr_mask |= UCP_OP_ATTR_FIELD_MEMH;
+        param.memh = cpn_container_of(tmem, cpn_ucx_mem_t, super)->memh;
+    }
+
+    r = ucp_put_nbx(ep->ucp_ep, buf, len, raddr, rkey->rkey, &param);
+    if (UCS_PTR_IS_PTR(r)) {
+        op->pending = 1;
+    } else if (r != NULL) {
+        cpn_debug("ucx[%s]: cannot put %zu bytes to %s: %s", iface->site, len,
+                  ep->super.peer_addr, ucs_status_string(UCS_PTR_STATUS(r)));
+        cpn_ucx_op_try_put(iface, op);
+        return cpn_ucx_status(UCS_PTR_STATUS(r));
+    }
+
+    /* The flush completes when the put is complete at the target. */
+    param.cb.send = cpn_ucx_put_flush_cb;
+    param.op_attr_mask &= ~(uint32_t)UCP_OP_ATTR_FIELD_MEMH;
+    r = ucp_ep_flush_nbx(ep->ucp_ep, &param);
+    if (UCS_PTR_IS_PTR(r)) {
+        op->pending++;
+    } else {
+        op->flushed = 1;
+        if (r != NULL) {
+            cpn_debug("ucx[%s]: cannot flush a put to %s: %s", iface->site,
+                      ep->super.peer_addr,
+                      ucs_status_string(UCS_PTR_STATUS(r)));
+            op->status = cpn_ucx_status(UCS_PTR_STATUS(r));
+            if (op->pending == 0) {
+                cpn_ucx_op_try_put(iface, op);
+                return op->status;
+            }
+        }
+    }
+
+    /* From here on @p cb will run: no error may be returned. */
+    op->cb  = cb;
+    op->arg = arg;
+    if (op->pending == 0) {
+        cpn_ucx_put_flushed(iface, op, 1);
+    }
+    return CPN_INPROGRESS;
+}
+
+/* ---- memory --------------------------------------------------------------- */
+
+static cpn_status_t cpn_ucx_mem_reg(cpn_tp_iface_t *tif, void *addr,
+                                    size_t len, cpn_tp_mem_t **mem_p)
+{
+    cpn_ucx_iface_t *iface = cpn_ucx_iface_of(tif);
+    ucp_mem_map_params_t params = {
+        .field_mask = UCP_MEM_MAP_PARAM_FIELD_ADDRESS |
+                      UCP_MEM_MAP_PARAM_FIELD_LENGTH,
+        .address    = addr,
+        .length     = len,
+    };
+    cpn_ucx_mem_t *mem;
+    ucs_status_t status;
+
+    if (addr == NULL || len == 0) {
+        return CPN_ERR_INVALID;
+    }
+    mem = calloc(1, sizeof(*mem));
+    if (mem == NULL) {
+        return CPN_ERR_NO_MEMORY;
+    }
+    status = ucp_mem_map(iface->context, &params, &mem->memh);
+    if (status != UCS_OK) {
+        cpn_error("ucx[%s]: cannot register %zu bytes at %p: %s", iface->site,
+                  len, addr, ucs_status_string(status));
+        free(mem);
+        return cpn_ucx_status(status);
+    }
+    mem->super.iface = tif;
+    mem->super.addr  = addr;
+    mem->super.len   = len;
+    *mem_p           = &mem->super;
+    return CPN_OK;
+}
+
+static void cpn_ucx_mem_dereg(cpn_tp_mem_t *tmem)
+{
+    cpn_ucx_mem_t *mem     = cpn_container_of(tmem, cpn_ucx_mem_t, super);
+    cpn_ucx_iface_t *iface = cpn_ucx_iface_of(tmem->iface);
+    ucs_status_t status;
+
+    status = ucp_mem_unmap(iface->context, mem->memh);
+    if (status != UCS_OK) {
+        cpn_warn("ucx[%s]: cannot deregister %zu bytes at %p: %s",
+                 iface->site, tmem->len, tmem->addr,
+                 ucs_status_string(status));
+    }
+    free(mem);
+}
+
+static cpn_status_t cpn_ucx_key_pack(cpn_tp_mem_t *tmem, void *buf,
+                                     size_t *len_p)
+{
+    cpn_ucx_mem_t *mem     = cpn_container_of(tmem, cpn_ucx_mem_t, super);
+    cpn_ucx_iface_t *iface = cpn_ucx_iface_of(tmem->iface);
+    ucs_status_t status;
+    void *packed;
+    size_t size;
+
+    status = ucp_rkey_pack(iface->context, mem->memh, &packed, &size);
+    if (status != UCS_OK) {
+        cpn_error("ucx[%s]: cannot pack the key of %zu bytes at %p: %s",
+                  iface->site, tmem->len, tmem->addr,
+                  ucs_status_string(status));
+        return cpn_ucx_status(status);
+    }
+    if (size > *len_p) {
+        cpn_error("ucx[%s]: packed key needs %zu bytes, buffer has %zu",
+                  iface->site, size, *len_p);
+        ucp_rkey_buffer_release(packed);
+        return CPN_ERR_TOO_BIG;
+    }
+    memcpy(buf, packed, size);
+    ucp_rkey_buffer_release(packed);
+    *len_p = size;
+    return CPN_OK;
+}
+
+static cpn_status_t cpn_ucx_key_unpack(cpn_tp_ep_t *tep, const void *buf,
+                                       size_t len, cpn_tp_rkey_t **rkey_p)
+{
+    cpn_ucx_ep_t *ep       = cpn_ucx_ep_of(tep);
+    cpn_ucx_iface_t *iface = cpn_ucx_ep_iface(ep);
+    cpn_ucx_rkey_t *rkey;
+    ucs_status_t status;
+
+    if (buf == NULL || len == 0 || len > CPN_TP_RKEY_MAX) {
+        return CPN_ERR_INVALID;
+    }
+    rkey = calloc(1, sizeof(*rkey));
+    if (rkey == NULL) {
+        return CPN_ERR_NO_MEMORY;
+    }
+    status = ucp_ep_rkey_unpack(ep->ucp_ep, buf, &rkey->rkey);
+    if (status != UCS_OK) {
+        cpn_error("ucx[%s]: cannot unpack a key from %s: %s", iface->site,
+                  ep->super.peer_addr, ucs_status_string(status));
+        free(rkey);
+        return cpn_ucx_status(status);
+    }
+    rkey->super.ep = tep;
+    *rkey_p        = &rkey->super;
+    return CPN_OK;
+}
+
+static void cpn_ucx_key_release(cpn_tp_rkey_t *trkey)
+{
+    cpn_ucx_rkey_t *rkey = cpn_container_of(trkey, cpn_ucx_rkey_t, super);
+
+    ucp_rkey_destroy(rkey->rkey);
+    free(rkey);
+}
+
+/* ---- lanes ---------------------------------------------------------------- */
+
+/* Append "tl/dev" to @p out unless it is there already. */
+static int cpn_ucx_lanes_add(char *out, size_t cap, const char *name,
+                             size_t nlen)
+{
+    size_t used = strlen(out);
+    const char *p;
+
+    for (p = out; (p = strstr(p, name)) != NULL; p++) {
+        if ((p == out || p[-1] == ' ') && strncmp(p, name, nlen) == 0 &&
+            (p[nlen] == ' ' || p[nlen] == '\0')) {
+            return 0;
+        }
+    }
+    if (used + (used > 0) + nlen + 1 > cap) {
+        return -1;
+    }
+    if (used > 0) {
+        out[used++] = ' ';
+    }
+    memcpy(out + used, name, nlen);
+    out[used + nlen] = '\0';
+    return 0;
+}
+
+/* UCX 1.13 has no ucp_ep_query for transports: read ucp_ep_print_info,
+ * whose lane lines read "lane[0]:  3:tcp/lo.0 md[1] -> ...". */
+static cpn_status_t cpn_ucx_ep_lanes(cpn_tp_ep_t *tep, char *buf, size_t len)
+{
+    cpn_ucx_ep_t *ep       = cpn_ucx_ep_of(tep);
+    cpn_ucx_iface_t *iface = cpn_ucx_ep_iface(ep);
+    char out[256]          = "";
+    char *text             = NULL;
+    size_t tlen            = 0;
+    char *line, *save = NULL;
+    FILE *f;
+
+    if (ep->closing || ep->state == CPN_UCX_EP_FAILED) {
+        return CPN_ERR_INVALID;
+    }
+    f = open_memstream(&text, &tlen);
+    if (f == NULL) {
+        return CPN_ERR_NO_MEMORY;
+    }
+    ucp_ep_print_info(ep->ucp_ep, f);
+    if (fclose(f) != 0 || text == NULL) {
+        free(text);
+        return CPN_ERR_NO_MEMORY;
+    }
+
+    for (line = strtok_r(text, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        char *p = strstr(line, "lane[");
+        size_t n;
+
+        if (p == NULL || (p = strchr(p, ':')) == NULL) {
+            continue;
+        }
+        p += strspn(p + 1, " ") + 1;
+        if (strncmp(p, "cm ", 3) == 0) {
+            continue; /* the connection manager lane carries no data */
+        }
+        p += strspn(p, "0123456789");
+        if (*p != ':') {
+            continue;
+        }
+        p++;
+        n = strcspn(p, " ");
+        /* drop the ".<path index>" that follows the device name */
+        if (n > 2 && memchr(p, '.', n) != NULL) {
+            size_t dot = n;
+
+            while (dot > 0 && p[dot - 1] != '.') {
+                dot--;
+            }
+            if (dot > 0 && strspn(p + dot, "0123456789") == n - dot) {
+                n = dot - 1;
+            }
+        }
+        if (n > 0 && cpn_ucx_lanes_add(out, sizeof(out), p, n) != 0) {
+            break;
+        }
+    }
+    free(text);
+
+    if (out[0] == '\0') {
+        cpn_debug("ucx[%s]: no lanes to %s yet", iface->site,
+                  ep->super.peer_addr);
+        return CPN_ERR_NOT_FOUND;
+    }
+    if (strlen(out) + 1 > len) {
+        return CPN_ERR_TOO_BIG;
+    }
+    memcpy(buf, out, strlen(out) + 1);
+    return CPN_OK;
+}
+
+/* ---- progress and wait ---------------------------------------------------- */
+
+static unsigned cpn_ucx_drain_deferred(cpn_ucx_iface_t *iface)
+{
+    unsigned n = 0;
+
+    while (iface->defer_head != NULL) {
+        cpn_ucx_op_t *op = iface->defer_head;
+
+        iface->defer_head = op->next;
+        if (iface->defer_head == NULL) {
+            iface->defer_tail = NULL;
+        }
+        op->next   = NULL;
+        op->queued = 0;
+        if (op->kind == CPN_UCX_OP_CONNECT) {
+            cpn_ucx_ep_ready(iface, op->ep);
+        } else {
+            cpn_ucx_op_complete(iface, op, op->status);
+        }
+        cpn_ucx_op_try_put(iface, op);
+        n++;
+    }
+    return n;
+}
+
+static unsigned cpn_ucx_progress(cpn_tp_iface_t *tif)
+{
+    cpn_ucx_iface_t *iface = cpn_ucx_iface_of(tif);
+    unsigned n = 0, k, i;
+
+    iface->in_cb++;
+    if (iface->defer_head != NULL) {
+        n += cpn_ucx_drain_deferred(iface);
+    }
+    for (i = 0; i < CPN_UCX_PROGRESS_BURST; i++) {
+        k = ucp_worker_progress(iface->worker);
+        if (k == 0) {
+            break;
+        }
+        n += k;
+    }
+    if (iface->closing_eps != NULL) {
+        n += cpn_ucx_reap(iface);
+    }
+    iface->in_cb--;
+    return n;
+}
+
+static cpn_status_t cpn_ucx_wait(cpn_tp_iface_t *tif, int timeout_ms)
+{
+    cpn_ucx_iface_t *iface = cpn_ucx_iface_of(tif);
+    struct pollfd pfd      = { .fd = iface->efd, .events = POLLIN };
+    ucs_status_t status;
+    int rc;
+
+    if (iface->defer_head != NULL) {
+        return CPN_OK;
+    }
+    /* A closing ep may be waiting for its flush deadline: look again soon. */
+    if (iface->closing_eps != NULL && (timeout_ms < 0 || timeout_ms > 50)) {
+        timeout_ms = 50;
+    }
+    status = ucp_worker_arm(iface->worker);
+    if (status == UCS_ERR_BUSY) {
+        return CPN_OK;
+    } else if (status != UCS_OK) {
+        cpn_error("ucx[%s]: cannot arm the worker: %s", iface->site,
+                  ucs_status_string(status));
+        return cpn_ucx_status(status);
+    }
+    rc = poll(&pfd, 1, timeout_ms);
+    if (rc > 0 || (rc < 0 && errno == EINTR)) {
+        return CPN_OK;
+    } else if (rc == 0) {
+        return CPN_ERR_TIMEOUT;
+    }
+    cpn_error("ucx[%s]: poll on the worker fd: %s", iface->site,
+              strerror(errno));
+    return CPN_ERR_TRANSPORT;
+}
+
+/* ---- open and close ------------------------------------------------------- */
+
+static cpn_status_t cpn_ucx_set_am(cpn_ucx_iface_t *iface, unsigned id,
+                                   ucp_am_recv_callback_t cb)
+{
+    ucp_am_handler_param_t param = {
+        .field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID |
+                      UCP_AM_HANDLER_PARAM_FIELD_FLAGS |
+                      UCP_AM_HANDLER_PARAM_FIELD_CB |
+                      UCP_AM_HANDLER_PARAM_FIELD_ARG,
+        .id         = id,
+        .flags      = UCP_AM_FLAG_WHOLE_MSG,
+        .cb         = cb,
+        .arg        = iface,
+    };
+    ucs_status_t status;
+
+    status = ucp_worker_set_am_recv_handler(iface->worker, &param);
+    if (status != UCS_OK) {
+        cpn_error("ucx[%s]: cannot set the AM handler %u: %s", iface->site,
+                  id, ucs_status_string(status));
+    }
+    return cpn_ucx_status(status);
+}
+
+/* Our endpoints need UCP_ERR_HANDLING_MODE_PEER (ep_error is part of the
+ * contract), and UCX 1.13 gives that mode only to transports that declare
+ * error handling; its shared-memory transports do so only when asked. Ask,
+ * unless the user decided through the UCX variables themselves. Without it
+ * two sites on one host talk over tcp. */
+static void cpn_ucx_config_shm(cpn_ucx_iface_t *iface, ucp_config_t *config)
+{
+    const char *tls = getenv("UCX_TLS");
+    ucs_status_t status;
+
+    if (getenv("UCX_MM_ERROR_HANDLING") != NULL ||
+        getenv("UCX_POSIX_ERROR_HANDLING") != NULL ||
+        getenv("UCX_SYSV_ERROR_HANDLING") != NULL) {
+        return;
+    }
+    /* Only where shared memory may be used: else UCX warns of a key that
+     * matched nothing. */
+    if (tls != NULL && tls[0] != '^' && strstr(tls, "all") == NULL &&
+        strstr(tls, "sm") == NULL && strstr(tls, "shm") == NULL &&
+        strstr(tls, "posix") == NULL && strstr(tls, "sysv") == NULL &&
+        strstr(tls, "mm") == NULL) {
+        return;
+    }
+    /* One key reaches both posix and sysv: their "MM_" sub-table. */
+    status = ucp_config_modify(config, "MM_ERROR_HANDLING", "y");
+    if (status != UCS_OK) {
+        cpn_debug("ucx[%s]: cannot set MM_ERROR_HANDLING=y: %s", iface->site,
+                  ucs_status_string(status));
+    }
+}
+
+static cpn_status_t cpn_ucx_open(const cpn_tp_params_t *tparams,
+                                 const cpn_tp_handlers_t *handlers,
+                                 cpn_tp_iface_t **iface_p)
+{
+    ucp_params_t params = {
+        .field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_NAME,
+        .features   = UCP_FEATURE_AM | UCP_FEATURE_RMA | UCP_FEATURE_WAKEUP,
+    };
+    ucp_worker_params_t wparams = {
+        .field_mask  = UCP_WORKER_PARAM_FIELD_THREAD_MODE,
+        .thread_mode = UCS_THREAD_MODE_SINGLE,
+    };
+    cpn_ucx_iface_t *iface;
+    ucp_config_t *config;
+    ucs_status_t status;
+    cpn_status_t ret;
+
+    iface = calloc(1, sizeof(*iface));
+    if (iface == NULL) {
+        return CPN_ERR_NO_MEMORY;
+    }
+    iface->super.ops = &cpn__tp_ucx_ops;
+    if (handlers != NULL) {
+        iface->super.handlers = *handlers;
+    }
+    snprintf(iface->site, sizeof(iface->site), "%s",
+             (tparams != NULL && tparams->site_name != NULL)
+                 ? tparams->site_name
+                 : "-");
+    iface->efd        = -1;
+    iface->table_size = CPN_UCX_TABLE_INIT;
+    iface->table      = calloc(iface->table_size, sizeof(*iface->table));
+    if (iface->table == NULL) {
+        ret = CPN_ERR_NO_MEMORY;
+        goto err_free;
+    }
+
+    /* NULL prefix: the usual UCX_* variables (UCX_TLS, UCX_NET_DEVICES...). */
+    status = ucp_config_read(NULL, NULL, &config);
+    if (status != UCS_OK) {
+        cpn_error("ucx[%s]: cannot read the UCX configuration: %s",
+                  iface->site, ucs_status_string(status));
+        ret = CPN_ERR_CONFIG;
+        goto err_free;
+    }
+    cpn_ucx_config_shm(iface, config);
+    params.name = iface->site;
+    status      = ucp_init(&params, config, &iface->context);
+    ucp_config_release(config);
+    if (status != UCS_OK) {
+        cpn_error("ucx[%s]: ucp_init failed: %s", iface->site,
+                  ucs_status_string(status));
+        ret = cpn_ucx_status(status);
+        goto err_free;
+    }
+
+    status = ucp_worker_create(iface->context, &wparams, &iface->worker);
+    if (status != UCS_OK) {
+        cpn_error("ucx[%s]: cannot create a worker: %s", iface->site,
+                  ucs_status_string(status));
+        ret = cpn_ucx_status(status);
+        goto err_cleanup;
+    }
+    status = ucp_worker_get_efd(iface->worker, &iface->efd);
+    if (status != UCS_OK) {
+        cpn_error("ucx[%s]: the worker has no event fd: %s", iface->site,
+                  ucs_status_string(status));
+        ret = cpn_ucx_status(status);
+        goto err_worker;
+    }
+    ret = cpn_ucx_set_am(iface, CPN_UCX_AM_MSG, cpn_ucx_am_msg_cb);
+    if (ret != CPN_OK) {
+        goto err_worker;
+    }
+    ret = cpn_ucx_set_am(iface, CPN_UCX_AM_NOTIFY, cpn_ucx_am_notify_cb);
+    if (ret != CPN_OK) {
+        goto err_worker;
+    }
+
+    cpn_debug("ucx[%s]: open", iface->site);
+    *iface_p = &iface->super;
+    return CPN_OK;
+
+err_worker:
+    ucp_worker_destroy(iface->worker);
+err_cleanup:
+    ucp_cleanup(iface->context);
+err_free:
+    free(iface->table);
+    free(iface);
+    return ret;
+}
+
+static void cpn_ucx_close(cpn_tp_iface_t *tif)
+{
+    cpn_ucx_iface_t *iface = cpn_ucx_iface_of(tif);
+    cpn_ucx_op_slab_t *slab;
+    cpn_ucx_ep_t *ep;
+    unsigned i;
+
+    iface->closing = 1;
+    iface->in_cb++;
+    if (iface->listener != NULL) {
+        ucp_listener_destroy(iface->listener);
+        iface->listener = NULL;
+    }
+    /* Every UCX request completes (canceled) inside the forced closes; no
+     * callback reaches the runtime while closing is set. */
+    while ((ep = iface->eps) != NULL) {
+        cpn_ucx_list_del(&iface->eps, ep);
+        cpn_ucx_table_del(iface, ep);
+        ep->closing = 1;
+        cpn_ucx_list_add(&iface->closing_eps, ep);
+    }
+    for (ep = iface->closing_eps; ep != NULL; ep = ep->next) {
+        cpn_ucx_ep_force_close(iface, ep);
+    }
+    for (i = 0; i < CPN_UCX_PROGRESS_BURST; i++) {
+        if (ucp_worker_progress(iface->worker) == 0) {
+            break;
+        }
+    }
+    ucp_worker_destroy(iface->worker);
+    ucp_cleanup(iface->context);
+
+    while ((ep = iface->closing_eps) != NULL) {
+        cpn_ucx_list_del(&iface->closing_eps, ep);
+        free(ep);
+    }
+    while ((slab = iface->slabs) != NULL) {
+        iface->slabs = slab->next;
+        for (i = 0; i < slab->count; i++) {
+            if (slab->ops[i].in_use) {
+                free(slab->ops[i].rbuf);
+            }
+        }
+        free(slab);
+    }
+    free(iface->table);
+    cpn_debug("ucx[%s]: closed", iface->site);
+    free(iface);
+}
+
+const cpn_transport_ops_t cpn__tp_ucx_ops = {
+    .name       = "ucx",
+    .caps       = CPN_TP_CAP_ZCOPY | CPN_TP_CAP_WAKEUP,
+
+    .open       = cpn_ucx_open,
+    .close      = cpn_ucx_close,
+    .progress   = cpn_ucx_progress,
+    .wait       = cpn_ucx_wait,
+
+    .listen     = cpn_ucx_listen,
+    .connect    = cpn_ucx_connect,
+    .ep_close   = cpn_ucx_ep_close,
+    .ep_lanes   = cpn_ucx_ep_lanes,
+
+    .mem_reg    = cpn_ucx_mem_reg,
+    .mem_dereg  = cpn_ucx_mem_dereg,
+    .key_pack   = cpn_ucx_key_pack,
+    .key_unpack = cpn_ucx_key_unpack,
+    .key_release = cpn_ucx_key_release,
+
+    .send       = cpn_ucx_send,
+    .put        = cpn_ucx_put,
+};

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Private types of the UCX backend (ucx.c). Each object embeds its base
+ * struct from transport/transport.h first, as `super`, so the runtime sees
+ * only the base and the backend casts back. Nothing outside transport/ucx/
+ * includes this header. */
+#ifndef CPN_TRANSPORT_UCX_INT_H
+#define CPN_TRANSPORT_UCX_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ucp/api/ucp.h>
+
+#include "transport/transport.h"
+
+/** AM ids on the wire: a message (send), and a put's notify. */
+enum {
+    CPN_UCX_AM_MSG    = 0,
+    CPN_UCX_AM_NOTIFY = 1,
+};
+
+/** Life of an endpoint, as the runtime sees it. */
+typedef enum cpn_ucx_ep_state {
+    CPN_UCX_EP_CONNECTING, /**< client: wireup not confirmed yet */
+    CPN_UCX_EP_READY,      /**< connected (client) or accepted (server) */
+    CPN_UCX_EP_FAILED,     /**< UCX reported an error; only ep_close is left */
+} cpn_ucx_ep_state_t;
+
+typedef struct cpn_ucx_iface cpn_ucx_iface_t;
+typedef struct cpn_ucx_ep    cpn_ucx_ep_t;
+
+struct cpn_ucx_ep {
+    cpn_tp_ep_t super;
+    ucp_ep_h ucp_ep;
+    cpn_ucx_ep_t *hnext;          /**< chain in the iface's ucp_ep_h table */
+    cpn_ucx_ep_t *prev, *next;    /**< every ep of the iface, closing too */
+    cpn_ucx_ep_state_t state;
+    unsigned closing       : 1;   /**< ep_close called: no handler runs */
+    unsigned close_started : 1;   /**< the closing flush has been posted */
+    unsigned flushed       : 1;   /**< ... and has completed */
+    unsigned forced        : 1;   /**< ucp_ep_close_nbx(FORCE) posted */
+    unsigned close_done    : 1;   /**< UCX finished closing the ucp_ep */
+    unsigned in_table      : 1;
+    unsigned nops;                /**< ops from the pool that point here;
+                                       the ep is freed only at zero */
+    uint64_t close_deadline;      /**< force the close after this (ns) */
+};
+
+/** What a pooled op is doing. */
+typedef enum cpn_ucx_op_kind {
+    CPN_UCX_OP_SEND,      /**< am_send of a message */
+    CPN_UCX_OP_PUT,       /**< put, then ep flush, then the notify */
+    CPN_UCX_OP_RNDV_RECV, /**< receiving a rendezvous message */
+    CPN_UCX_OP_CONNECT,   /**< the flush that confirms a client's wireup */
+    CPN_UCX_OP_CLOSE_FLUSH, /**< the flush before a graceful close */
+} cpn_ucx_op_kind_t;
+
+/**
+ * Per-operation state, from a pool on the iface: allocated in slabs, reused
+ * through a free list, so a send or put does not malloc in steady state.
+ */
+typedef struct cpn_ucx_op cpn_ucx_op_t;
+struct cpn_ucx_op {
+    cpn_ucx_op_t *next;           /**< free list, or the deferred queue */
+    cpn_ucx_ep_t *ep;
+    cpn_tp_comp_cb_t cb;
+    void *arg;
+    cpn_status_t status;          /**< first error seen, else CPN_OK */
+    uint8_t kind;                 /**< cpn_ucx_op_kind_t */
+    uint8_t in_use;
+    uint8_t queued;               /**< on the iface's deferred queue */
+    uint8_t flushed;              /**< put: the ep flush completed */
+    uint8_t am_id;                /**< rndv recv: which handler gets it */
+    uint8_t notify_len;
+    uint16_t pending;             /**< UCX requests still outstanding */
+    void *rbuf;                   /**< rndv recv: malloc'ed landing buffer */
+    size_t rlen;
+    uint8_t notify[CPN_TP_NOTIFY_MAX];
+};
+
+/** A slab of ops; slabs are freed only when the iface closes. */
+typedef struct cpn_ucx_op_slab cpn_ucx_op_slab_t;
+struct cpn_ucx_op_slab {
+    cpn_ucx_op_slab_t *next;
+    unsigned count;
+    cpn_ucx_op_t ops[];
+};
+
+struct cpn_ucx_iface {
+    cpn_tp_iface_t super;
+    ucp_context_h context;
+    ucp_worker_h worker;
+    int efd;
+    ucp_listener_h listener;
+    char listen_addr[64];
+    char site[32];
+
+    /* live eps (also keyed by ucp_ep_h in the table), and closing ones */
+    cpn_ucx_ep_t *eps;
+    cpn_ucx_ep_t *closing_eps;
+    cpn_ucx_ep_t **table;
+    size_t table_size;            /**< power of two */
+    size_t table_count;
+
+    /* op pool and the queue of ops whose completion waits for progress */
+    cpn_ucx_op_t *free_ops;
+    cpn_ucx_op_slab_t *slabs;
+    cpn_ucx_op_t *defer_head, *defer_tail;
+
+    int in_cb;                    /**< >0 while callbacks may run (progress,
+                                       a close): ep_close then defers */
+    int closing;                  /**< close() runs: no callback at all */
+};
+
+typedef struct cpn_ucx_mem {
+    cpn_tp_mem_t super;
+    ucp_mem_h memh;
+} cpn_ucx_mem_t;
+
+typedef struct cpn_ucx_rkey {
+    cpn_tp_rkey_t super;
+    ucp_rkey_h rkey;
+} cpn_ucx_rkey_t;
+
+/** The ops table, listed in the generated registry. */
+extern const cpn_transport_ops_t cpn__tp_ucx_ops;
+
+#endif /* CPN_TRANSPORT_UCX_INT_H */
