@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Checksums: cpn_hash64/cpn_hash128 give XXH3's published answers, and the
+ * object digest is XXH3-128 of its documented little-endian encoding, on
+ * both its short (one-shot) and long (streaming) paths, and changes when a
+ * chunk hash is swapped, removed or repeated. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "core/checksum.h"
+
+/*
+ * Test vectors: xxHash's own sanity check, the seed-0 rows of
+ * XSUM_XXH3_testdata and XSUM_XXH128_testdata in cli/xsum_sanity_check.c of
+ * https://github.com/Cyan4973/xxHash (commit 08ae0257300ddde62ccca5b0765d66bc7a2fc1b4;
+ * later moved to tests/sanity_test_vectors.h). The input is the first len
+ * bytes of xxHash's test buffer, made by XSUM_fillTestBuffer(): start from
+ * PRIME32, take the top byte, multiply by PRIME64, repeat. Rows with a
+ * non-zero seed are left out: cpn always hashes with seed 0. The 128-bit
+ * rows are { low64, high64 }, in XXH128_hash_t's field order.
+ */
+#define XSUM_PRIME32 2654435761U
+#define XSUM_PRIME64 11400714785074694797ULL
+#define XSUM_BUFFER_SIZE 2367
+
+static const struct {
+    size_t len;
+    uint64_t hash;
+} xxh3_64_vectors[] = {
+    {0, 0x2D06800538D394C2ULL},    {1, 0xC44BDFF4074EECDBULL},
+    {6, 0x27B56A84CD2D7325ULL},    {12, 0xA713DAF0DFBB77E7ULL},
+    {24, 0xA3FE70BF9D3510EBULL},   {48, 0x397DA259ECBA1F11ULL},
+    {80, 0xBCDEFBBB2C47C90AULL},   {195, 0xCD94217EE362EC3AULL},
+    {403, 0xCDEB804D65C6DEA4ULL},  {512, 0x617E49599013CB6BULL},
+    {2048, 0xDD59E2C3A5F038E0ULL}, {2240, 0x6E73A90539CF2948ULL},
+    {2367, 0xCB37AEB9E5D361EDULL},
+};
+
+static const struct {
+    size_t len;
+    uint64_t low64, high64;
+} xxh3_128_vectors[] = {
+    {0, 0x6001C324468D497FULL, 0x99AA06D3014798D8ULL},
+    {1, 0xC44BDFF4074EECDBULL, 0xA6CD5E9392000F6AULL},
+    {6, 0x3E7039BDDA43CFC6ULL, 0x082AFE0B8162D12AULL},
+    {12, 0x061A192713F69AD9ULL, 0x6E3EFD8FC7802B18ULL},
+    {24, 0x1E7044D28B1B901DULL, 0x0CE966E4678D3761ULL},
+    {48, 0xF942219AED80F67BULL, 0xA002AC4E5478227EULL},
+    {81, 0x5E8BAFB9F95FB803ULL, 0x4952F58181AB0042ULL},
+    {222, 0xF1AEBD597CEC6B3AULL, 0x337E09641B948717ULL},
+    {403, 0xCDEB804D65C6DEA4ULL, 0x1B6DE21E332DD73DULL},
+    {512, 0x617E49599013CB6BULL, 0x18D2D110DCC9BCA1ULL},
+    {2048, 0xDD59E2C3A5F038E0ULL, 0xF736557FD47073A5ULL},
+    {2240, 0x6E73A90539CF2948ULL, 0xCCB134FBFA7CE49DULL},
+    {2367, 0xCB37AEB9E5D361EDULL, 0xE89C0F6FF369B427ULL},
+};
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* xxHash's test buffer generator, as described above. */
+static void fill_test_buffer(uint8_t *buf, size_t len)
+{
+    uint64_t gen = XSUM_PRIME32;
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        buf[i] = (uint8_t)(gen >> 56);
+        gen *= XSUM_PRIME64;
+    }
+}
+
+Test(checksum, xxh3_64_published_vectors)
+{
+    uint8_t *buf = malloc(XSUM_BUFFER_SIZE);
+    size_t i;
+
+    cr_assert_not_null(buf);
+    fill_test_buffer(buf, XSUM_BUFFER_SIZE);
+    for (i = 0; i < NELEM(xxh3_64_vectors); i++) {
+        size_t len = xxh3_64_vectors[i].len;
+
+        cr_expect_eq(cpn_hash64(len != 0 ? buf : NULL, len),
+                     xxh3_64_vectors[i].hash, "len %zu", len);
+    }
+    free(buf);
+}
+
+Test(checksum, xxh3_128_published_vectors)
+{
+    uint8_t *buf = malloc(XSUM_BUFFER_SIZE);
+    size_t i;
+
+    cr_assert_not_null(buf);
+    fill_test_buffer(buf, XSUM_BUFFER_SIZE);
+    for (i = 0; i < NELEM(xxh3_128_vectors); i++) {
+        size_t len = xxh3_128_vectors[i].len;
+        cpn_digest_t d = cpn_hash128(len != 0 ? buf : NULL, len);
+
+        cr_expect_eq(d.lo, xxh3_128_vectors[i].low64, "lo, len %zu", len);
+        cr_expect_eq(d.hi, xxh3_128_vectors[i].high64, "hi, len %zu", len);
+    }
+    free(buf);
+}
+
+/* The documented encoding, built independently of the library. */
+static cpn_digest_t reference_digest(uint64_t size, uint64_t chunk,
+                                     const uint64_t *hash, size_t n)
+{
+    size_t len = 16 + 8 * n, i;
+    uint8_t *buf = malloc(len);
+    cpn_digest_t d;
+    int b;
+
+    cr_assert_not_null(buf);
+    for (b = 0; b < 8; b++) {
+        buf[b] = (uint8_t)(size >> (8 * b));
+        buf[8 + b] = (uint8_t)(chunk >> (8 * b));
+    }
+    for (i = 0; i < n; i++) {
+        for (b = 0; b < 8; b++) {
+            buf[16 + 8 * i + (size_t)b] = (uint8_t)(hash[i] >> (8 * b));
+        }
+    }
+    d = cpn_hash128(buf, len);
+    free(buf);
+    return d;
+}
+
+Test(checksum, digest_encoding_is_little_endian)
+{
+    static const uint8_t bytes[24] = {
+        0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, /* size */
+        0x00, 0x00, 0x40, 0x00, 0x00, 0x00, 0x00, 0x00, /* chunk: 4 MiB */
+        0xef, 0xcd, 0xab, 0x89, 0x67, 0x45, 0x23, 0x01, /* hash[0] */
+    };
+    const uint64_t hash[1] = {0x0123456789abcdefULL};
+    cpn_digest_t got = cpn_object_digest(0x0102030405060708ULL, 4u << 20,
+                                         hash, 1);
+
+    cr_expect(cpn_digest_eq(got, cpn_hash128(bytes, sizeof(bytes))));
+}
+
+Test(checksum, digest_of_no_chunks)
+{
+    cpn_digest_t got = cpn_object_digest(0, 1 << 20, NULL, 0);
+
+    cr_expect(cpn_digest_eq(got, reference_digest(0, 1 << 20, NULL, 0)));
+    cr_expect_not(cpn_digest_eq(got, cpn_object_digest(0, 2 << 20, NULL, 0)));
+}
+
+Test(checksum, digest_short_and_long_paths_match_reference)
+{
+    /* around the implementation's batch of 64 hashes, and well past it */
+    static const size_t counts[] = {1, 2, 63, 64, 65, 127, 128, 129, 1000};
+    uint64_t *hash = malloc(1000 * sizeof(*hash));
+    size_t i;
+
+    cr_assert_not_null(hash);
+    for (i = 0; i < 1000; i++) {
+        hash[i] = cpn_hash64(&i, sizeof(i));
+    }
+    for (i = 0; i < NELEM(counts); i++) {
+        size_t n = counts[i];
+        uint64_t size = (uint64_t)n * 4096 - 17;
+
+        cr_expect(cpn_digest_eq(cpn_object_digest(size, 4096, hash, n),
+                                reference_digest(size, 4096, hash, n)),
+                  "n = %zu", n);
+    }
+    free(hash);
+}
+
+Test(checksum, digest_sees_swapped_removed_repeated_chunks)
+{
+    enum { N = 100 }; /* long enough for the streaming path */
+    uint64_t hash[N + 1], alt[N + 1];
+    const uint64_t size = N * 65536;
+    cpn_digest_t base;
+    size_t i;
+
+    for (i = 0; i < N; i++) {
+        hash[i] = cpn_hash64(&i, sizeof(i));
+    }
+    base = cpn_object_digest(size, 65536, hash, N);
+    cr_expect(cpn_digest_eq(base, cpn_object_digest(size, 65536, hash, N)));
+
+    /* swapped: chunk 3 and 70 trade places */
+    memcpy(alt, hash, sizeof(hash));
+    alt[3] = hash[70];
+    alt[70] = hash[3];
+    cr_expect_not(cpn_digest_eq(base, cpn_object_digest(size, 65536, alt, N)));
+
+    /* swapped in the short path too */
+    cr_expect_not(cpn_digest_eq(cpn_object_digest(size, 65536, hash, 4),
+                                cpn_object_digest(size, 65536, alt, 4)));
+
+    /* removed: chunk 50 missing, the rest shifted down */
+    memcpy(alt, hash, 50 * sizeof(hash[0]));
+    memcpy(alt + 50, hash + 51, (N - 51) * sizeof(hash[0]));
+    cr_expect_not(
+        cpn_digest_eq(base, cpn_object_digest(size, 65536, alt, N - 1)));
+
+    /* removed: the last chunk */
+    cr_expect_not(
+        cpn_digest_eq(base, cpn_object_digest(size, 65536, hash, N - 1)));
+
+    /* repeated: chunk 10 twice, in place of chunk 11 and as an extra */
+    memcpy(alt, hash, sizeof(hash));
+    alt[11] = hash[10];
+    cr_expect_not(cpn_digest_eq(base, cpn_object_digest(size, 65536, alt, N)));
+    memcpy(alt, hash, 11 * sizeof(hash[0]));
+    alt[11] = hash[10];
+    memcpy(alt + 12, hash + 11, (N - 11) * sizeof(hash[0]));
+    cr_expect_not(
+        cpn_digest_eq(base, cpn_object_digest(size, 65536, alt, N + 1)));
+
+    /* the object size and chunk size are covered too */
+    cr_expect_not(
+        cpn_digest_eq(base, cpn_object_digest(size - 1, 65536, hash, N)));
+    cr_expect_not(
+        cpn_digest_eq(base, cpn_object_digest(size, 32768, hash, N)));
+}

@@ -1,0 +1,634 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Two sites in one process over UCX: task delivery end to end. The receiving
+ * site runs on its own thread (a site belongs to one thread at a time); the
+ * sending site is driven by cpn_task_wait() on the test's thread. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include <cpn/cpn.h>
+
+#include "core/checksum.h"
+#include "core/clock.h"
+#include "runtime/site_int.h"
+#include "runtime/wire.h"
+#include "transport/transport.h"
+
+#define MiB (1024ull * 1024)
+
+typedef struct rx {
+    cpn_site_t *site;
+    pthread_t thread;
+    atomic_int stop;
+    char addr[80];
+    char land[256];
+    /* landed_cb records */
+    atomic_int landed;
+    atomic_int failed;
+    cpn_status_t last_status;
+    char last_job[256];
+    char last_name[256];
+    /* memory sinks, when enabled */
+    int use_sink;
+    uint8_t *sink;
+    size_t sink_len;
+    cpn_mem_t *sink_mem;
+    char spec_seen[256];
+} rx_t;
+
+static rx_t rx;
+static cpn_site_t *tx;
+
+static int rm_cb(const char *p, const struct stat *sb, int f, struct FTW *w)
+{
+    (void)sb; (void)f; (void)w;
+    return remove(p);
+}
+
+static void rm_rf(const char *p)
+{
+    nftw(p, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void on_landed(void *arg, cpn_status_t status, const cpn_receipt_t *r)
+{
+    rx_t *x = arg;
+
+    x->last_status = status;
+    snprintf(x->last_job, sizeof(x->last_job), "%s", r->job);
+    if (status == CPN_OK) {
+        atomic_fetch_add(&x->landed, 1);
+    } else {
+        atomic_fetch_add(&x->failed, 1);
+    }
+}
+
+static cpn_status_t on_offer(void *arg, cpn_offer_t *offer)
+{
+    rx_t *x = arg;
+    size_t i, off = 0, len;
+    const void *spec = cpn_offer_spec(offer, &len);
+
+    snprintf(x->spec_seen, sizeof(x->spec_seen), "%.*s", (int)len,
+             (const char *)spec);
+    if (!x->use_sink) {
+        return CPN_OK;
+    }
+    for (i = 0; i < cpn_offer_count(offer); i++) {
+        uint64_t sz = cpn_offer_size(offer, i);
+
+        if (off + sz > x->sink_len) {
+            return CPN_ERR_LIMIT;
+        }
+        cr_assert_eq(cpn_offer_set_sink(offer, i, x->sink + off, x->sink_mem),
+                     CPN_OK);
+        off += sz;
+    }
+    return CPN_OK;
+}
+
+static void *rx_main(void *arg)
+{
+    rx_t *x = arg;
+
+    while (!atomic_load(&x->stop)) {
+        cpn_site_wait(x->site, 5);
+    }
+    return NULL;
+}
+
+static void setup_sites(size_t pool, size_t chunk)
+{
+    cpn_site_params_t p;
+
+    memset(&rx, 0, sizeof(rx));
+    snprintf(rx.land, sizeof(rx.land), "/tmp/cpn-test-land.%d", getpid());
+    rm_rf(rx.land);
+    cr_assert_eq(cpn_site_params_init(&p), CPN_OK);
+    p.name = "site-b";
+    p.land_dir = rx.land;
+    p.pool_size = pool;
+    p.chunk_size = chunk;
+    p.landed_cb = on_landed;
+    p.landed_arg = &rx;
+    p.offer_cb = on_offer;
+    p.offer_arg = &rx;
+    cr_assert_eq(cpn_site_open(&p, &rx.site), CPN_OK);
+    cr_assert_eq(cpn_site_listen(rx.site, "127.0.0.1:0", rx.addr,
+                                 sizeof(rx.addr)), CPN_OK);
+    cr_assert_eq(cpn_site_params_init(&p), CPN_OK);
+    p.name = "site-a";
+    p.chunk_size = chunk;
+    p.pool_size = pool;
+    cr_assert_eq(cpn_site_open(&p, &tx), CPN_OK);
+}
+
+static void start_rx(void)
+{
+    cr_assert_eq(pthread_create(&rx.thread, NULL, rx_main, &rx), 0);
+}
+
+static void teardown_sites(void)
+{
+    atomic_store(&rx.stop, 1);
+    pthread_join(rx.thread, NULL);
+    cpn_site_close(tx);
+    if (rx.sink_mem != NULL) {
+        cpn_site_mem_dereg(rx.sink_mem);
+    }
+    cpn_site_close(rx.site);
+    free(rx.sink);
+    rm_rf(rx.land);
+}
+
+static void fill(uint8_t *buf, size_t len, uint64_t seed)
+{
+    uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        buf[i] = (uint8_t)x;
+    }
+}
+
+static void assert_file_eq(const char *path, const uint8_t *want, size_t len)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *got;
+    size_t n;
+
+    cr_assert_not_null(f, "landed file %s is missing: %s", path,
+                       strerror(errno));
+    got = malloc(len + 1);
+    n = fread(got, 1, len + 1, f);
+    fclose(f);
+    cr_assert_eq(n, len, "%s has %zu bytes, want %zu", path, n, len);
+    cr_assert(memcmp(got, want, len) == 0, "%s differs from its source", path);
+    free(got);
+}
+
+static cpn_peer_t *connect_tx(void)
+{
+    cpn_peer_t *peer = NULL;
+
+    cr_assert_eq(cpn_site_connect(tx, rx.addr, 5000, &peer), CPN_OK);
+    cr_assert_str_eq(cpn_peer_name(peer), "site-b");
+    cr_assert(strlen(cpn_peer_lanes(peer)) > 0);
+    return peer;
+}
+
+static int dir_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+
+    if (d == NULL) {
+        return -1;
+    }
+    while ((e = readdir(d)) != NULL) {
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    }
+    closedir(d);
+    return n;
+}
+
+static void wait_landed_or_failed(int landed, int failed)
+{
+    uint64_t deadline = cpn_time_ns() + 10000000000ull;
+
+    while ((atomic_load(&rx.landed) < landed ||
+            atomic_load(&rx.failed) < failed) &&
+           cpn_time_ns() < deadline) {
+        /* the sender's last messages (CANCEL) go out only with progress */
+        cpn_site_progress(tx);
+    }
+}
+
+TestSuite(deliver, .timeout = 300);
+
+Test(deliver, files_of_many_sizes)
+{
+    static const size_t sizes[] = {0, 1, 4095, 64 * 1024, 64 * 1024 + 1,
+                                   1 * MiB - 1, 1 * MiB, 1 * MiB + 1,
+                                   5 * MiB + 7};
+    uint8_t *buf[sizeof(sizes) / sizeof(sizes[0])];
+    const cpn_receipt_t *r;
+    cpn_task_t *task;
+    cpn_peer_t *peer;
+    char name[64], path[512];
+    char *json;
+    size_t i, total = 0;
+
+    setup_sites(8 * MiB, 1 * MiB);
+    start_rx();
+    peer = connect_tx();
+    cr_assert_eq(cpn_task_create(tx, "job-sizes", &task), CPN_OK);
+    cr_assert_eq(cpn_task_set_spec(task, "{\"model\":\"x\"}", 13), CPN_OK);
+    for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        buf[i] = malloc(sizes[i] + 1);
+        fill(buf[i], sizes[i], i + 1);
+        snprintf(name, sizeof(name), "dir%zu/obj-%zu.bin", i % 3, sizes[i]);
+        cr_assert_eq(cpn_task_add_mem(task, name, buf[i], sizes[i], NULL),
+                     CPN_OK);
+        total += sizes[i];
+    }
+    cr_assert_eq(cpn_task_deliver(task, peer, NULL), CPN_INPROGRESS);
+    cr_assert_eq(cpn_task_wait(task, 60000), CPN_OK, "%s",
+                 cpn_task_error(task));
+    r = cpn_task_receipt(task);
+    cr_assert_not_null(r);
+    cr_assert_eq(r->bytes, total);
+    cr_assert_eq(r->objects, sizeof(sizes) / sizeof(sizes[0]));
+    cr_assert_gt(r->chunks, 5);
+    cr_assert_str_eq(r->receiver, "site-b");
+    cr_assert(strstr(r->landed_at, "job-sizes") != NULL);
+    /* digests are the chunk-list digest of the data */
+    for (i = 0; i < r->nobjects; i++) {
+        size_t n = (sizes[i] + MiB - 1) / MiB, c;
+        uint64_t h[8];
+        cpn_digest_t d;
+
+        for (c = 0; c < n; c++) {
+            size_t off = c * MiB;
+            h[c] = cpn_hash64(buf[i] + off,
+                              sizes[i] - off < MiB ? sizes[i] - off : MiB);
+        }
+        d = cpn_object_digest(sizes[i], MiB, h, n);
+        cr_assert_eq(r->object[i].digest_hi, d.hi);
+        cr_assert_eq(r->object[i].digest_lo, d.lo);
+    }
+    cr_assert_eq(cpn_receipt_to_json(r, 0, &json), CPN_OK);
+    {
+        json_error_t jerr;
+        json_t *j = json_loads(json, 0, &jerr);
+
+        cr_assert_not_null(j, "receipt JSON does not parse: %s", jerr.text);
+        cr_assert_eq(json_integer_value(json_object_get(j, "bytes")),
+                     (json_int_t)total);
+        json_decref(j);
+    }
+    free(json);
+    wait_landed_or_failed(1, 0);
+    cr_assert_str_eq(rx.spec_seen, "{\"model\":\"x\"}");
+    for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        snprintf(path, sizeof(path), "%s/job-sizes/dir%zu/obj-%zu.bin",
+                 rx.land, i % 3, sizes[i]);
+        assert_file_eq(path, buf[i], sizes[i]);
+        free(buf[i]);
+    }
+    /* nothing else in the landing directory: no partial directory left */
+    cr_assert_eq(dir_entries(rx.land), 1);
+    cpn_task_destroy(task);
+    cpn_peer_close(peer);
+    teardown_sites();
+}
+
+Test(deliver, thousand_small_objects)
+{
+    enum { N = 1000 };
+    static uint8_t data[N][97];
+    cpn_task_t *task;
+    cpn_peer_t *peer;
+    char name[64], path[512];
+    int i;
+
+    setup_sites(8 * MiB, 1 * MiB);
+    start_rx();
+    peer = connect_tx();
+    cr_assert_eq(cpn_task_create(tx, "many", &task), CPN_OK);
+    for (i = 0; i < N; i++) {
+        fill(data[i], sizeof(data[i]) - (size_t)(i % 7), (uint64_t)i);
+        snprintf(name, sizeof(name), "part-%02d/obj-%04d", i / 100, i);
+        cr_assert_eq(cpn_task_add_mem(task, name, data[i],
+                                      sizeof(data[i]) - (size_t)(i % 7), NULL),
+                     CPN_OK);
+    }
+    cr_assert_eq(cpn_task_deliver(task, peer, NULL), CPN_INPROGRESS);
+    cr_assert_eq(cpn_task_wait(task, 60000), CPN_OK, "%s",
+                 cpn_task_error(task));
+    cr_assert_eq(cpn_task_receipt(task)->objects, N);
+    cr_assert_eq(cpn_task_receipt(task)->inline_objects, N);
+    wait_landed_or_failed(1, 0);
+    for (i = 0; i < N; i++) {
+        snprintf(path, sizeof(path), "%s/many/part-%02d/obj-%04d", rx.land,
+                 i / 100, i);
+        assert_file_eq(path, data[i], sizeof(data[i]) - (size_t)(i % 7));
+    }
+    cpn_task_destroy(task);
+    cpn_peer_close(peer);
+    teardown_sites();
+}
+
+Test(deliver, object_larger_than_pool, .timeout = 600)
+{
+    const size_t size = 1024 * MiB, pool = 64 * MiB;
+    cpn_task_t *task;
+    cpn_peer_t *peer;
+    uint8_t *buf, *back;
+    char path[512];
+    FILE *f;
+    size_t off;
+
+    buf = malloc(size);
+    cr_assert_not_null(buf);
+    for (off = 0; off < size; off += MiB) {
+        fill(buf + off, MiB, off / MiB);
+    }
+    setup_sites(pool, 4 * MiB);
+    cr_assert_leq((size_t)rx.site->nslots * rx.site->slot_size, pool);
+    start_rx();
+    peer = connect_tx();
+    cr_assert_eq(cpn_task_create(tx, "big", &task), CPN_OK);
+    cr_assert_eq(cpn_task_add_mem(task, "shard.bin", buf, size, NULL), CPN_OK);
+    cr_assert_eq(cpn_task_deliver(task, peer, NULL), CPN_INPROGRESS);
+    cr_assert_eq(cpn_task_wait(task, 300000), CPN_OK, "%s",
+                 cpn_task_error(task));
+    cr_assert_eq(cpn_task_receipt(task)->bytes, size);
+    cr_assert_eq(cpn_task_receipt(task)->chunks, size / (4 * MiB));
+    wait_landed_or_failed(1, 0);
+    snprintf(path, sizeof(path), "%s/big/shard.bin", rx.land);
+    f = fopen(path, "rb");
+    cr_assert_not_null(f);
+    back = malloc(MiB);
+    for (off = 0; off < size; off += MiB) {
+        cr_assert_eq(fread(back, 1, MiB, f), MiB);
+        cr_assert(memcmp(back, buf + off, MiB) == 0, "differs at %zu", off);
+    }
+    cr_assert_eq(fread(back, 1, 1, f), 0);
+    fclose(f);
+    free(back);
+    free(buf);
+    cpn_task_destroy(task);
+    cpn_peer_close(peer);
+    teardown_sites();
+}
+
+Test(deliver, memory_sink_zero_copy)
+{
+    const size_t a = 3 * MiB + 5, b = 100;
+    cpn_task_t *task;
+    cpn_peer_t *peer;
+    cpn_mem_t *src_mem;
+    uint8_t *src;
+
+    setup_sites(8 * MiB, 1 * MiB);
+    rx.use_sink = 1;
+    rx.sink_len = a + b;
+    rx.sink = calloc(1, rx.sink_len);
+    cr_assert_eq(cpn_site_mem_reg(rx.site, rx.sink, rx.sink_len, &rx.sink_mem),
+                 CPN_OK);
+    start_rx();
+    peer = connect_tx();
+    src = malloc(a + b);
+    fill(src, a + b, 42);
+    cr_assert_eq(cpn_site_mem_reg(tx, src, a + b, &src_mem), CPN_OK);
+    cr_assert_eq(cpn_task_create(tx, "sink", &task), CPN_OK);
+    cr_assert_eq(cpn_task_add_mem(task, "a", src, a, src_mem), CPN_OK);
+    cr_assert_eq(cpn_task_add_mem(task, "b", src + a, b, src_mem), CPN_OK);
+    cr_assert_eq(cpn_task_deliver(task, peer, NULL), CPN_INPROGRESS);
+    cr_assert_eq(cpn_task_wait(task, 60000), CPN_OK, "%s",
+                 cpn_task_error(task));
+    cr_assert_str_eq(cpn_task_receipt(task)->landed_at, "memory");
+    wait_landed_or_failed(1, 0);
+    cr_assert(memcmp(rx.sink, src, a + b) == 0);
+    /* nothing was written as files */
+    cr_assert_eq(dir_entries(rx.land), 0);
+    cpn_task_destroy(task);
+    cpn_site_mem_dereg(src_mem);
+    free(src);
+    cpn_peer_close(peer);
+    teardown_sites();
+}
+
+Test(deliver, bad_names_refused_by_sender)
+{
+    static const char *bad[] = {"../etc/passwd", "/abs/path", "a/../../b",
+                                "a//b", "a/", "", "a/./b"};
+    cpn_task_t *task;
+    size_t i;
+
+    setup_sites(8 * MiB, 1 * MiB);
+    start_rx();
+    cr_assert_eq(cpn_task_create(tx, "bad", &task), CPN_OK);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_assert_eq(cpn_task_add_mem(task, bad[i], "x", 1, NULL),
+                     CPN_ERR_BAD_NAME, "name '%s' was accepted", bad[i]);
+    }
+    cr_assert_eq(cpn_task_add_mem(task, "ok", "x", 1, NULL), CPN_OK);
+    cr_assert_eq(cpn_task_add_mem(task, "ok", "y", 1, NULL),
+                 CPN_ERR_DUPLICATE);
+    cr_assert_eq(cpn_task_create(tx, "../up", &(cpn_task_t *){NULL}),
+                 CPN_ERR_BAD_NAME);
+    cpn_task_destroy(task);
+    teardown_sites();
+}
+
+/* A sender that skips its own checks: the receiver must refuse before any
+ * byte lands, naming the object. */
+static void raw_offer_refused(const char *name, size_t name_len,
+                              cpn_status_t want)
+{
+    cpn_wire_object_t wo;
+    cpn_peer_t *peer;
+    cpn_msg_t *m;
+    uint64_t h;
+
+    peer = connect_tx();
+    m = cpn__msg_get(tx);
+    cr_assert_eq(cpn_wire_offer_begin(&m->buf, 77, cpn_wire_str("evil"),
+                                      cpn_wire_str(NULL), 1 << 20), CPN_OK);
+    memset(&wo, 0, sizeof(wo));
+    wo.name.ptr = name;
+    wo.name.len = name_len;
+    wo.size = 4;
+    wo.flags = CPN_WIRE_OBJ_INLINE;
+    h = cpn_hash64("evil", 4);
+    wo.digest = cpn_object_digest(4, 1 << 20, &h, 1);
+    wo.data = "evil";
+    cr_assert_eq(cpn_wire_offer_add(&m->buf, &wo), CPN_OK);
+    cr_assert_eq(cpn_wire_offer_end(&m->buf), CPN_OK);
+    cr_assert_eq(cpn__peer_send(peer, m), CPN_OK);
+    {
+        uint64_t deadline = cpn_time_ns() + 5000000000ull;
+
+        while (atomic_load(&rx.failed) == 0 && cpn_time_ns() < deadline) {
+            cpn_site_progress(tx);
+        }
+    }
+    cr_assert_eq(atomic_load(&rx.failed), 1, "receiver did not refuse");
+    cr_assert_eq(rx.last_status, want);
+    cr_assert_eq(dir_entries(rx.land), 0, "something was written");
+    cpn_peer_close(peer);
+}
+
+Test(deliver, receiver_refuses_dotdot)
+{
+    setup_sites(8 * MiB, 1 * MiB);
+    start_rx();
+    raw_offer_refused("../../outside", 13, CPN_ERR_BAD_NAME);
+    teardown_sites();
+}
+
+Test(deliver, receiver_refuses_absolute)
+{
+    setup_sites(8 * MiB, 1 * MiB);
+    start_rx();
+    raw_offer_refused("/etc/cron.d/x", 13, CPN_ERR_BAD_NAME);
+    teardown_sites();
+}
+
+Test(deliver, receiver_refuses_nul)
+{
+    setup_sites(8 * MiB, 1 * MiB);
+    start_rx();
+    raw_offer_refused("ok\0../../x", 10, CPN_ERR_BAD_NAME);
+    teardown_sites();
+}
+
+typedef struct raw_state {
+    int got;
+    int32_t status;
+    char err[512];
+} raw_state_t;
+
+static void raw_recv(void *arg, cpn_tp_ep_t *ep, const void *data, size_t len)
+{
+    raw_state_t *st = arg;
+    cpn_wire_hello_ack_t ack;
+    cpn_wire_hdr_t hdr;
+
+    (void)ep;
+    if (cpn_wire_decode_hello_ack(data, len, &hdr, &ack) == CPN_OK) {
+        st->status = ack.status;
+        snprintf(st->err, sizeof(st->err), "%.*s", (int)ack.error.len,
+                 ack.error.ptr);
+        st->got = 1;
+    }
+}
+
+static void noop_comp(void *arg, cpn_status_t status)
+{
+    (void)arg;
+    (void)status;
+}
+
+/* A peer from a future protocol version gets a clear refusal, not garbage. */
+Test(deliver, version_mismatch_is_clear)
+{
+    const cpn_transport_ops_t *ops = cpn__tp_find("ucx");
+    raw_state_t st;
+    cpn_tp_handlers_t h;
+    cpn_tp_params_t tp = {.site_name = "future"};
+    cpn_tp_iface_t *iface;
+    cpn_tp_ep_t *ep;
+    cpn_wire_hello_t hello;
+    cpn_wire_buf_t b;
+    char host[64];
+    uint16_t port;
+    uint64_t deadline;
+
+    memset(&st, 0, sizeof(st));
+    setup_sites(8 * MiB, 1 * MiB);
+    start_rx();
+    cr_assert_not_null(ops);
+    memset(&h, 0, sizeof(h));
+    h.recv = raw_recv;
+    h.arg = &st;
+    cr_assert_eq(ops->open(&tp, &h, &iface), CPN_OK);
+    cr_assert_eq(cpn__tp_parse_addr(rx.addr, host, sizeof(host), &port),
+                 CPN_OK);
+    cr_assert_eq(ops->connect(iface, host, port, &ep), CPN_OK);
+    memset(&hello, 0, sizeof(hello));
+    hello.proto_min = CPN_PROTO_VERSION + 1;
+    hello.proto_max = CPN_PROTO_VERSION + 2;
+    hello.site = cpn_wire_str("future-site");
+    hello.transport = cpn_wire_str("ucx");
+    cpn_wire_buf_init(&b);
+    cr_assert_eq(cpn_wire_encode_hello(&b, &hello), CPN_OK);
+    cr_assert_geq(ops->send(ep, b.data, b.len, noop_comp, NULL), CPN_OK);
+    deadline = cpn_time_ns() + 5000000000ull;
+    while (!st.got && cpn_time_ns() < deadline) {
+        ops->progress(iface);
+    }
+    cr_assert(st.got, "no HELLO_ACK within 5 s");
+    cr_assert_eq(st.status, CPN_ERR_VERSION);
+    cr_assert(strstr(st.err, "protocol") != NULL, "error text: %s", st.err);
+    cr_assert(strstr(st.err, "future-site") != NULL, "error text: %s", st.err);
+    ops->ep_close(ep);
+    ops->close(iface);
+    cpn_wire_buf_free(&b);
+    teardown_sites();
+}
+
+Test(deliver, nothing_listening_fails_within_timeout)
+{
+    cpn_peer_t *peer = NULL;
+    uint64_t t0;
+    cpn_status_t st;
+
+    setup_sites(8 * MiB, 1 * MiB);
+    start_rx();
+    t0 = cpn_time_ns();
+    /* port 1 on loopback: nothing listens there */
+    st = cpn_site_connect(tx, "127.0.0.1:1", 3000, &peer);
+    cr_assert(st == CPN_ERR_UNREACHABLE || st == CPN_ERR_TIMEOUT,
+              "got %s", cpn_status_name(st));
+    cr_assert_null(peer);
+    cr_assert_lt(cpn_time_ns() - t0, 4000000000ull);
+    teardown_sites();
+}
+
+Test(deliver, wait_timeout_does_not_cancel_then_cancel)
+{
+    const size_t size = 256 * MiB;
+    cpn_task_t *task, *task2;
+    cpn_peer_t *peer;
+    uint8_t *buf = malloc(size);
+    char path[512];
+
+    cr_assert_not_null(buf);
+    memset(buf, 0x5a, size);
+    setup_sites(8 * MiB, 1 * MiB);
+    start_rx();
+    peer = connect_tx();
+    cr_assert_eq(cpn_task_create(tx, "slow", &task), CPN_OK);
+    cr_assert_eq(cpn_task_add_mem(task, "x", buf, size, NULL), CPN_OK);
+    cr_assert_eq(cpn_task_deliver(task, peer, NULL), CPN_INPROGRESS);
+    cr_assert_eq(cpn_task_wait(task, 0), CPN_ERR_TIMEOUT);
+    cr_assert_eq(cpn_task_status(task), CPN_INPROGRESS);
+    cr_assert_eq(cpn_task_wait(task, 120000), CPN_OK, "%s",
+                 cpn_task_error(task));
+
+    /* cancellation is its own call and its own status */
+    cr_assert_eq(cpn_task_create(tx, "canceled", &task2), CPN_OK);
+    cr_assert_eq(cpn_task_add_mem(task2, "x", buf, size, NULL), CPN_OK);
+    cr_assert_eq(cpn_task_deliver(task2, peer, NULL), CPN_INPROGRESS);
+    cr_assert_eq(cpn_task_wait(task2, 5), CPN_ERR_TIMEOUT);
+    cr_assert_eq(cpn_task_cancel(task2), CPN_OK);
+    cr_assert_eq(cpn_task_status(task2), CPN_ERR_CANCELED);
+    cr_assert_eq(cpn_task_wait(task2, 0), CPN_ERR_CANCELED);
+    wait_landed_or_failed(1, 1);
+    cr_assert_eq(rx.last_status, CPN_ERR_CANCELED, "receiver saw %s", cpn_status_name(rx.last_status));
+    snprintf(path, sizeof(path), "%s/canceled", rx.land);
+    cr_assert_neq(access(path, F_OK), 0, "a canceled task became visible");
+    cr_assert_eq(dir_entries(rx.land), 1, "partial files left behind");
+    cpn_task_destroy(task2);
+    cpn_task_destroy(task);
+    free(buf);
+    cpn_peer_close(peer);
+    teardown_sites();
+}
