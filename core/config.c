@@ -138,8 +138,8 @@ cpn_status_t cpn__config_parse_time_ms(const char *s, int *value_p)
         const char *suffix;
         uint64_t ms;
     } units[] = {
-        {"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"min", 60000},
-        {"h", 3600000},
+        {"", 1},      {"ms", 1},      {"s", 1000},
+        {"m", 60000}, {"min", 60000}, {"h", 3600000},
     };
     uint64_t v;
     size_t i;
@@ -244,13 +244,11 @@ static const char *cpn_config_expected(const cpn_config_field_t *f)
 {
     switch (f->type) {
     case CPN_CFG_SIZE:
-        return f->size == 4
-                   ? "expected a size below 4G, such as 4M or 65536"
-                   : "expected a size such as 4M or 65536";
+        return f->size == 4 ? "expected a size below 4G, such as 4M or 65536"
+                            : "expected a size such as 4M or 65536";
     case CPN_CFG_UINT:
-        return f->size == 4
-                   ? "expected an unsigned integer up to 4294967295"
-                   : "expected an unsigned integer such as 16";
+        return f->size == 4 ? "expected an unsigned integer up to 4294967295"
+                            : "expected an unsigned integer such as 16";
     case CPN_CFG_TIME_MS:
         return "expected a time such as 500ms, 10s, 2m or inf";
     case CPN_CFG_BOOL:
@@ -290,8 +288,8 @@ static cpn_status_t cpn_config_parse(const cpn_config_field_t *f,
     if (status != CPN_OK) {
         return status;
     }
-    if ((f->type == CPN_CFG_SIZE || f->type == CPN_CFG_UINT) &&
-        f->size == 4 && v.u > UINT32_MAX) {
+    if ((f->type == CPN_CFG_SIZE || f->type == CPN_CFG_UINT) && f->size == 4 &&
+        v.u > UINT32_MAX) {
         return CPN_ERR_CONFIG;
     }
     *value_p = v;
@@ -401,10 +399,10 @@ static const char *cpn_config_current(const cpn_config_table_t *t,
         *mark_p = "";
         return f->dflt != NULL ? f->dflt : "-";
     }
-    *mark_p = (cpn_config_field_valid(f) &&
-               cpn_config_parse(f, text, &v) == CPN_OK)
-                  ? " (env)"
-                  : " (env, invalid: default used)";
+    *mark_p =
+        (cpn_config_field_valid(f) && cpn_config_parse(f, text, &v) == CPN_OK)
+            ? " (env)"
+            : " (env, invalid: default used)";
     return text[0] != '\0' ? text : "''";
 }
 

@@ -42,10 +42,13 @@ typedef struct cpn_config_table {
     { _name, _dflt, _help, _type, offsetof(_struct, _member),                 \
       sizeof(((_struct *)0)->_member) }
 
-/** Add a table to the list cpn_config_print() shows. Idempotent. */
+/** Add a table to the list cpn_config_print() shows (kept sorted by area,
+ *  then title). Idempotent; thread-safe. The table must outlive the process
+ *  (a static), as its next link belongs to the registry from now on. */
 void cpn__config_register(cpn_config_table_t *table);
 
-/** Register a table at load time (from a constructor). */
+/** Register a table at load time (from a constructor). Note that a static
+ *  archive member nobody references is not linked, constructor and all. */
 #define CPN_CONFIG_REGISTER(_table)                                           \
     __attribute__((constructor)) static void cpn__config_reg_##_table(void)   \
     {                                                                         \
@@ -54,19 +57,40 @@ void cpn__config_register(cpn_config_table_t *table);
 
 /**
  * Fill @p obj with each field's default, then its environment variable.
+ * A set but empty variable is a value (and so an error for a number).
+ * SIZE and UINT values above UINT32_MAX are refused for 4-byte fields.
  * @return CPN_OK, or CPN_ERR_CONFIG for the first value that does not parse
  *         (logged with the variable name, its value, and what is expected);
  *         that field keeps its default and the rest are still filled.
+ *         CPN_ERR_INVALID if the table itself is wrong (a size that does
+ *         not suit the type: that field is not written; a default that does
+ *         not parse: the field is zeroed), logged; a bug, not a user error.
+ * Thread-safe as long as nobody calls setenv() meanwhile.
  */
 cpn_status_t cpn__config_fill(const cpn_config_table_t *table, void *obj);
 
-/** Parse a size with optional unit (k, K, KiB, M, MiB, G, GiB, T; powers of 1024). */
+/**
+ * Parse a size: decimal digits, then optionally a unit k, M, G, T, P or E
+ * (any case, alone or followed by "iB" or "B"; all powers of 1024), or "B".
+ * No sign, space or fraction.
+ * @return CPN_OK; CPN_ERR_CONFIG if @p s does not parse or overflows 64
+ *         bits; CPN_ERR_INVALID for NULL. @p value_p is written on success.
+ */
 cpn_status_t cpn__config_parse_size(const char *s, uint64_t *value_p);
 
-/** Parse a time to milliseconds (plain number = ms; ms, s, m, h; "inf" = -1). */
+/**
+ * Parse a time to milliseconds: digits with no unit (ms) or ms, s, m (or
+ * min), h, any case; "inf" or "infinity" gives -1.
+ * @return CPN_OK; CPN_ERR_CONFIG if @p s does not parse or exceeds INT_MAX
+ *         ms (about 24 days); CPN_ERR_INVALID for NULL.
+ */
 cpn_status_t cpn__config_parse_time_ms(const char *s, int *value_p);
 
-/** Parse a boolean. */
+/**
+ * Parse a boolean: y, yes, on, 1, true give 1; n, no, off, 0, false give 0
+ * (any case).
+ * @return CPN_OK; CPN_ERR_CONFIG otherwise; CPN_ERR_INVALID for NULL.
+ */
 cpn_status_t cpn__config_parse_bool(const char *s, int *value_p);
 
 #endif /* CPN_CORE_CONFIG_H */

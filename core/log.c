@@ -3,9 +3,9 @@
  * first time anything logs (or when cpn__log_level_init() is called), under
  * pthread_once so a bad value is reported once however many threads race to
  * log first. Each line is formatted into one buffer and written with one
- * write(2), so lines from threads (and from processes sharing stderr) never
- * interleave mid-line. Logging keeps errno as it found it, so a caller can
- * log a failure and then still report errno. */
+ * write(2), so lines from threads never interleave mid-line (nor, up to
+ * PIPE_BUF bytes, lines from processes sharing a pipe). Logging keeps errno
+ * as it found it, so a caller can log a failure and then still report it. */
 #include "core/log.h"
 
 #include <errno.h>

@@ -7,8 +7,8 @@
 const char *cpn_status_str(cpn_status_t status)
 {
     switch (status) {
-#define CPN__STATUS_STR(name, value, text)                                    \
-    case name:                                                                \
+#define CPN__STATUS_STR(name, value, text)                                     \
+    case name:                                                                 \
         return text;
         CPN_STATUS_MAP(CPN__STATUS_STR)
 #undef CPN__STATUS_STR
@@ -19,8 +19,8 @@ const char *cpn_status_str(cpn_status_t status)
 const char *cpn_status_name(cpn_status_t status)
 {
     switch (status) {
-#define CPN__STATUS_NAME(name, value, text)                                   \
-    case name:                                                                \
+#define CPN__STATUS_NAME(name, value, text)                                    \
+    case name:                                                                 \
         return #name;
         CPN_STATUS_MAP(CPN__STATUS_NAME)
 #undef CPN__STATUS_NAME

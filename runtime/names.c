@@ -127,6 +127,13 @@ cpn_status_t cpn__job_check(const char *job, size_t len, const char **why)
     return CPN_OK;
 }
 
+/* Bytes written as \xNN when quoting: non-printable ones, and the quote
+ * and backslash, so the output reads back unambiguously inside quotes. */
+static int quote_escaped(unsigned char c)
+{
+    return c < 0x20 || c >= 0x7f || c == '"' || c == '\\';
+}
+
 void cpn__name_quote(const char *name, size_t len, char *out, size_t outlen)
 {
     static const char hex[] = "0123456789abcdef";
@@ -139,10 +146,9 @@ void cpn__name_quote(const char *name, size_t len, char *out, size_t outlen)
     if (name == NULL) {
         len = 0;
     }
-    /* the whole quoted name, if it fits */
-    for (need = 0, i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)name[i];
-        need += (c < 0x20 || c >= 0x7f || c == '\\') ? 4 : 1;
+    /* the whole quoted name, if it fits (count no further than that) */
+    for (need = 0, i = 0; i < len && need < outlen; i++) {
+        need += quote_escaped((unsigned char)name[i]) ? 4 : 1;
     }
     /* room for the bytes we copy: all of them, or what leaves "..." */
     if (need <= outlen - 1) {
@@ -153,8 +159,7 @@ void cpn__name_quote(const char *name, size_t len, char *out, size_t outlen)
     for (i = 0; i < len; i++) {
         unsigned char c = (unsigned char)name[i];
 
-        /* backslash too, so the output reads back unambiguously */
-        if (c < 0x20 || c >= 0x7f || c == '\\') {
+        if (quote_escaped(c)) {
             if (room - o < 4) {
                 break;
             }

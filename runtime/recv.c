@@ -691,7 +691,9 @@ static void on_offer(cpn_peer_t *peer, const void *buf, size_t len)
 
     st = cpn_wire_decode_offer(buf, len, &hdr, &off);
     if (st != CPN_OK) {
-        cpn_wire_decode_hdr(buf, len, &hdr);
+        if (cpn_wire_decode_hdr(buf, len, &hdr) != CPN_OK) {
+            hdr.task_id = 0;
+        }
         refuse(peer, hdr.task_id, st, "malformed OFFER: %s",
                cpn_status_str(st));
         return;

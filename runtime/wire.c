@@ -47,10 +47,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/compiler.h"
-
-#define WIRE_OFFER_NONE     SIZE_MAX  /* offer_start when no OFFER is open */
-#define WIRE_STR16_MIN      2u
+/* offer_start is 1 + the offset of the open OFFER, 0 when none, so a
+ * zeroed cpn_wire_buf_t is a valid empty one */
+#define WIRE_OFFER_NONE     0
 #define WIRE_OBJ_MIN        (2u + 8u + 1u)
 #define WIRE_OBJ_INLINE_HDR 16u
 #define WIRE_SINK_MIN       (4u + 8u + 4u)
@@ -749,7 +748,6 @@ cpn_status_t cpn_wire_decode_cancel(const void *buf, size_t len,
 void cpn_wire_buf_init(cpn_wire_buf_t *b)
 {
     memset(b, 0, sizeof(*b));
-    b->offer_start = WIRE_OFFER_NONE;
 }
 
 void cpn_wire_buf_free(cpn_wire_buf_t *b)
@@ -1079,15 +1077,21 @@ cpn_status_t cpn_wire_encode_cancel(cpn_wire_buf_t *b, uint64_t task_id,
 
 /* ---- OFFER, in three steps ---- */
 
-/* Offsets in an OFFER of the fields that cpn_wire_offer_end patches: the
- * body starts with str16 job and bytes32 spec, so they follow those. */
+/* Where the open OFFER starts in @p b. */
+static size_t offer_off(const cpn_wire_buf_t *b)
+{
+    return b->offer_start - 1;
+}
+
+/* Where the open OFFER keeps total_bytes, which cpn_wire_offer_end patches
+ * with chunk_size and nobjects after it: past str16 job and bytes32 spec. */
 static size_t offer_total_off(const cpn_wire_buf_t *b)
 {
-    const uint8_t *p = b->data + b->offer_start + CPN_WIRE_HDR_LEN;
+    const uint8_t *p = b->data + offer_off(b) + CPN_WIRE_HDR_LEN;
     size_t job_len   = ld16(p);
     size_t spec_len  = ld32(p + 2 + job_len);
 
-    return b->offer_start + CPN_WIRE_HDR_LEN + 2 + job_len + 4 + spec_len;
+    return offer_off(b) + CPN_WIRE_HDR_LEN + 2 + job_len + 4 + spec_len;
 }
 
 cpn_status_t cpn_wire_offer_begin(cpn_wire_buf_t *b, uint64_t task_id,
@@ -1118,7 +1122,7 @@ cpn_status_t cpn_wire_offer_begin(cpn_wire_buf_t *b, uint64_t task_id,
     p = st32(p, chunk_size);
     p = st32(p, 0);
     enc_finish(b, size, p);
-    b->offer_start = start;
+    b->offer_start = start + 1;
     b->offer_count = 0;
     b->offer_total = 0;
     return CPN_OK;
@@ -1151,7 +1155,7 @@ cpn_status_t cpn_wire_offer_add(cpn_wire_buf_t *b, const cpn_wire_object_t *obj)
         }
         size += WIRE_OBJ_INLINE_HDR + obj->size;
     }
-    if (size > CPN_WIRE_MAX_MSG - (b->len - b->offer_start)) {
+    if (size > CPN_WIRE_MAX_MSG - (b->len - offer_off(b))) {
         return CPN_ERR_TOO_BIG;
     }
     status = buf_reserve(b, (size_t)size);
@@ -1185,8 +1189,8 @@ cpn_status_t cpn_wire_offer_end(cpn_wire_buf_t *b)
         off = offer_total_off(b);
         p   = st64(b->data + off, b->offer_total);
         st32(p + 4, b->offer_count); /* past chunk_size */
-        st32(b->data + b->offer_start + WIRE_HDR_LENGTH_OFF,
-             (uint32_t)(b->len - b->offer_start));
+        st32(b->data + offer_off(b) + WIRE_HDR_LENGTH_OFF,
+             (uint32_t)(b->len - offer_off(b)));
     }
     /* a failed buffer holds no usable OFFER; close it all the same, so a
      * reset buffer starts clean */

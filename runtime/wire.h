@@ -101,7 +101,8 @@ typedef struct cpn_wire_object {
     cpn_wire_str_t name;
     uint64_t size;
     uint8_t flags;            /* CPN_WIRE_OBJ_INLINE */
-    cpn_digest_t digest;      /* present (and checked) only when inline */
+    cpn_digest_t digest;      /* present only when inline; the decoder does
+                                 not check it against data, the receiver does */
     const void *data;         /* inline data (size bytes) or NULL */
 } cpn_wire_object_t;
 
@@ -183,12 +184,14 @@ typedef struct cpn_wire_cancel {
 
 /* ---- growable output buffer for the encoders ---- */
 
+/* A zeroed cpn_wire_buf_t is a valid empty buffer, like one from _init. */
 typedef struct cpn_wire_buf {
     uint8_t *data;
     size_t len, cap;
-    int failed;          /* set when growing failed; encoders then return NO_MEMORY */
+    int failed;          /* set when growing failed; encoders then return
+                            NO_MEMORY until cpn_wire_buf_reset */
     /* OFFER in progress (cpn_wire_offer_begin .. _end) */
-    size_t offer_start;
+    size_t offer_start;  /* 1 + offset of the open OFFER; 0 when none */
     uint32_t offer_count;
     uint64_t offer_total;
 } cpn_wire_buf_t;
@@ -210,10 +213,14 @@ void cpn_wire_buf_reset(cpn_wire_buf_t *b);
 cpn_status_t cpn_wire_decode_hdr(const void *buf, size_t len,
                                  cpn_wire_hdr_t *hdr);
 
-/* Each decoder checks the header too (type must match) and the whole body.
- * Returns CPN_OK, CPN_ERR_TRUNCATED, CPN_ERR_CORRUPT (a field is invalid or
- * bytes are left over), CPN_ERR_TOO_BIG (a count or length over a limit),
- * CPN_ERR_VERSION, or CPN_ERR_PROTO (wrong message type). */
+/* Each decoder checks the header too (type must match) and the whole body
+ * (the byte layout of each body is at the top of wire.c). @p hdr may be
+ * NULL; @p hdr and @p m are written only on success.
+ * Returns CPN_OK, CPN_ERR_TRUNCATED (the message or a field runs short),
+ * CPN_ERR_CORRUPT (a field is invalid or bytes are left over; e.g. a HELLO
+ * or HELLO_ACK whose task id is not 0, a CHUNK with len 0), CPN_ERR_TOO_BIG
+ * (a count or length over a limit), CPN_ERR_VERSION, or CPN_ERR_PROTO
+ * (wrong message type). */
 cpn_status_t cpn_wire_decode_hello(const void *buf, size_t len, cpn_wire_hdr_t *hdr, cpn_wire_hello_t *m);
 cpn_status_t cpn_wire_decode_hello_ack(const void *buf, size_t len, cpn_wire_hdr_t *hdr, cpn_wire_hello_ack_t *m);
 /** Validates every object too (lengths, inline sizes, total_bytes sum). */
@@ -228,12 +235,14 @@ cpn_status_t cpn_wire_decode_cancel(const void *buf, size_t len, cpn_wire_hdr_t 
 
 /** Start iterating the objects of a decoded offer. */
 void cpn_wire_offer_iter_init(const cpn_wire_offer_t *m, cpn_wire_offer_iter_t *it);
-/** Next object. @return CPN_OK, CPN_ERR_NOT_FOUND at the end. */
+/** Next object. @return CPN_OK, CPN_ERR_NOT_FOUND at the end
+ *  (CPN_ERR_CORRUPT only for an offer that cpn_wire_decode_offer refused). */
 cpn_status_t cpn_wire_offer_next(cpn_wire_offer_iter_t *it, cpn_wire_object_t *obj);
 
 /** Element @p i of a decoded u32 array (ACCEPT/GRANT slots); i < count. */
 uint32_t cpn_wire_u32_at(const uint8_t *array, uint32_t i);
-/** Sink @p i of a decoded ACCEPT (i < nsinks); walks from the start. */
+/** Sink @p i of a decoded ACCEPT; walks from the start.
+ *  @return CPN_OK, CPN_ERR_NOT_FOUND when i >= nsinks. */
 cpn_status_t cpn_wire_accept_sink(const cpn_wire_accept_t *m, uint32_t i, cpn_wire_sink_t *sink);
 /** Digest @p i of a decoded COMMIT (i < nobjects). */
 cpn_digest_t cpn_wire_commit_digest(const cpn_wire_commit_t *m, uint32_t i);
@@ -241,7 +250,10 @@ cpn_digest_t cpn_wire_commit_digest(const cpn_wire_commit_t *m, uint32_t i);
 /* ---- encoding ---- */
 /* Each encoder appends one whole message to @p b (after whatever is there)
  * and returns CPN_OK, CPN_ERR_TOO_BIG (a field or the message over its
- * limit: nothing is appended) or CPN_ERR_NO_MEMORY. */
+ * limit), CPN_ERR_INVALID (a NULL pointer with a nonzero length or count,
+ * chunk_size 0, object flags other than INLINE, INLINE without data, or
+ * another message while an OFFER is open) or CPN_ERR_NO_MEMORY. On error
+ * nothing is appended. What they encode, the decoders accept. */
 cpn_status_t cpn_wire_encode_hello(cpn_wire_buf_t *b, const cpn_wire_hello_t *m);
 cpn_status_t cpn_wire_encode_hello_ack(cpn_wire_buf_t *b, const cpn_wire_hello_ack_t *m);
 cpn_status_t cpn_wire_encode_accept(cpn_wire_buf_t *b, uint64_t task_id, int32_t status,
@@ -263,7 +275,8 @@ cpn_status_t cpn_wire_offer_add(cpn_wire_buf_t *b, const cpn_wire_object_t *obj)
 cpn_status_t cpn_wire_offer_end(cpn_wire_buf_t *b);
 
 /** Encode a CHUNK into exactly CPN_WIRE_CHUNK_LEN bytes at @p out (hot path:
- *  no allocation). */
+ *  no allocation). The caller ensures m->len > 0 and that offset + len does
+ *  not wrap (asserted), as the decoder refuses anything else. */
 void cpn_wire_encode_chunk(void *out, uint64_t task_id, const cpn_wire_chunk_t *m);
 
 /** Make a cpn_wire_str_t from a C string (NULL gives an empty one). */

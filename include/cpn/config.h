@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The configuration tables: every knob of every layer with its default, its
- * CPN_* environment variable and a help line, printed by `cpn info --config`. */
+ * CPN_* environment variable and a help line, printed by
+ * `cpn info --config`. */
 #ifndef CPN_CONFIG_H
 #define CPN_CONFIG_H
 
@@ -14,12 +15,14 @@ extern "C" {
 
 /**
  * Print every configuration knob (variable, current value, default, help)
- * to @p out, one per line, grouped by layer. Values come from the
- * environment, else the default. Thread-safe.
+ * to @p out, one per line, in aligned columns under a heading per table,
+ * tables sorted by area. Values come from the environment, marked "(env)"
+ * (or "(env, invalid: default used)" if they do not parse), else the
+ * default. Thread-safe.
  */
 CPN_API void cpn_config_print(FILE *out);
 
-/** The library version string ("0.1.0"). */
+/** The library version string ("0.1.0"), static. Thread-safe. */
 CPN_API const char *cpn_version(void);
 
 /**

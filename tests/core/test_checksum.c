@@ -13,15 +13,17 @@
 /*
  * Test vectors: xxHash's own sanity check, the seed-0 rows of
  * XSUM_XXH3_testdata and XSUM_XXH128_testdata in cli/xsum_sanity_check.c of
- * https://github.com/Cyan4973/xxHash (commit 08ae0257300ddde62ccca5b0765d66bc7a2fc1b4;
- * later moved to tests/sanity_test_vectors.h). The input is the first len
- * bytes of xxHash's test buffer, made by XSUM_fillTestBuffer(): start from
- * PRIME32, take the top byte, multiply by PRIME64, repeat. Rows with a
- * non-zero seed are left out: cpn always hashes with seed 0. The 128-bit
- * rows are { low64, high64 }, in XXH128_hash_t's field order.
+ *   https://github.com/Cyan4973/xxHash
+ *   at commit 08ae0257300ddde62ccca5b0765d66bc7a2fc1b4
+ * (later releases keep the same rows in tests/sanity_test_vectors.h). The
+ * input is the first len bytes of xxHash's test buffer, as its
+ * XSUM_fillTestBuffer() makes it: start from PRIME32, take the top byte,
+ * multiply by PRIME64, repeat. Rows with a non-zero seed are left out: cpn
+ * always hashes with seed 0. The 128-bit rows are { low64, high64 }, in
+ * XXH128_hash_t's field order.
  */
-#define XSUM_PRIME32 2654435761U
-#define XSUM_PRIME64 11400714785074694797ULL
+#define XSUM_PRIME32     2654435761U
+#define XSUM_PRIME64     11400714785074694797ULL
 #define XSUM_BUFFER_SIZE 2367
 
 static const struct {
@@ -135,8 +137,8 @@ Test(checksum, digest_encoding_is_little_endian)
         0xef, 0xcd, 0xab, 0x89, 0x67, 0x45, 0x23, 0x01, /* hash[0] */
     };
     const uint64_t hash[1] = {0x0123456789abcdefULL};
-    cpn_digest_t got = cpn_object_digest(0x0102030405060708ULL, 4u << 20,
-                                         hash, 1);
+    cpn_digest_t got =
+        cpn_object_digest(0x0102030405060708ULL, 4u << 20, hash, 1);
 
     cr_expect(cpn_digest_eq(got, cpn_hash128(bytes, sizeof(bytes))));
 }
@@ -218,6 +220,5 @@ Test(checksum, digest_sees_swapped_removed_repeated_chunks)
     /* the object size and chunk size are covered too */
     cr_expect_not(
         cpn_digest_eq(base, cpn_object_digest(size - 1, 65536, hash, N)));
-    cr_expect_not(
-        cpn_digest_eq(base, cpn_object_digest(size, 32768, hash, N)));
+    cr_expect_not(cpn_digest_eq(base, cpn_object_digest(size, 32768, hash, N)));
 }

@@ -51,10 +51,21 @@ Test(config, parse_size_units)
 
 Test(config, parse_size_rejects_bad_input)
 {
-    static const char *const bad[] = {
-        "", "M", "12Q", "-1", "+4", " 4M", "4M ", "4.5M", "4Mi", "4MiBs",
-        "4 M", "0x10", "16E", "18446744073709551616", "99999999999999999999",
-    };
+    static const char *const bad[] = {"",
+                                      "M",
+                                      "12Q",
+                                      "-1",
+                                      "+4",
+                                      " 4M",
+                                      "4M ",
+                                      "4.5M",
+                                      "4Mi",
+                                      "4MiBs",
+                                      "4 M",
+                                      "0x10",
+                                      "16E",
+                                      "18446744073709551616",
+                                      "99999999999999999999"};
     size_t i;
 
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -72,18 +83,17 @@ Test(config, parse_time_units)
         const char *text;
         int ms;
     } ok[] = {
-        {"0", 0},         {"500", 500},      {"500ms", 500},
-        {"10s", 10000},   {"2m", 120000},    {"2min", 120000},
-        {"1h", 3600000},  {"596h", 2145600000},
-        {"inf", -1},      {"INF", -1},       {"10S", 10000},
+        {"0", 0},       {"500", 500},     {"500ms", 500},  {"10s", 10000},
+        {"2m", 120000}, {"2min", 120000}, {"1h", 3600000}, {"596h", 2145600000},
+        {"inf", -1},    {"INF", -1},      {"10S", 10000},
     };
     size_t i;
 
     for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         int v = 1234;
 
-        cr_expect_eq(cpn__config_parse_time_ms(ok[i].text, &v), CPN_OK,
-                     "'%s'", ok[i].text);
+        cr_expect_eq(cpn__config_parse_time_ms(ok[i].text, &v), CPN_OK, "'%s'",
+                     ok[i].text);
         cr_expect_eq(v, ok[i].ms, "'%s' gave %d", ok[i].text, v);
     }
 }
@@ -92,8 +102,8 @@ Test(config, parse_time_rejects_bad_input)
 {
     /* 597h is past INT_MAX milliseconds */
     static const char *const bad[] = {
-        "", "s", "10x", "-1", "1.5s", "10 s", "25d", "597h", "2147483648",
-        "infinite", "10sec",
+        "",    "s",    "10x",        "-1",       "1.5s",  "10 s",
+        "25d", "597h", "2147483648", "infinite", "10sec",
     };
     size_t i;
 
@@ -108,8 +118,8 @@ Test(config, parse_time_rejects_bad_input)
 
 Test(config, parse_bool)
 {
-    static const char *const yes[] = {"y", "yes", "on", "1", "true", "YES",
-                                      "True"};
+    static const char *const yes[] = {"y",    "yes", "on",  "1",
+                                      "true", "YES", "True"};
     static const char *const no[] = {"n", "no", "off", "0", "false", "OFF"};
     static const char *const bad[] = {"", "2", "yess", "nope", "-1", " y"};
     size_t i;
@@ -167,14 +177,14 @@ typedef struct test_cfg {
 #define GUARD 0xdeadbeefu
 
 static const cpn_config_field_t test_field[] = {
-    CPN_CONFIG_FIELD("SIZE32", "4M", "a 4-byte size", CPN_CFG_SIZE,
-                     test_cfg_t, size32),
+    CPN_CONFIG_FIELD("SIZE32", "4M", "a 4-byte size", CPN_CFG_SIZE, test_cfg_t,
+                     size32),
     CPN_CONFIG_FIELD("SIZE", "64MiB", "an 8-byte size", CPN_CFG_SIZE,
                      test_cfg_t, size64),
-    CPN_CONFIG_FIELD("SIZE_T", "1G", "a size_t size", CPN_CFG_SIZE,
-                     test_cfg_t, size_t_field),
-    CPN_CONFIG_FIELD("COUNT", "16", "a 4-byte count", CPN_CFG_UINT,
-                     test_cfg_t, count),
+    CPN_CONFIG_FIELD("SIZE_T", "1G", "a size_t size", CPN_CFG_SIZE, test_cfg_t,
+                     size_t_field),
+    CPN_CONFIG_FIELD("COUNT", "16", "a 4-byte count", CPN_CFG_UINT, test_cfg_t,
+                     count),
     CPN_CONFIG_FIELD("COUNT64", "0x10", "an 8-byte count", CPN_CFG_UINT,
                      test_cfg_t, count64),
     CPN_CONFIG_FIELD("TIMEOUT", "10s", "a time", CPN_CFG_TIME_MS, test_cfg_t,
@@ -193,8 +203,8 @@ static cpn_config_table_t test_table = {
 };
 
 static const char *const test_vars[] = {
-    "CPN_TESTCFG_SIZE32", "CPN_TESTCFG_SIZE",    "CPN_TESTCFG_SIZE_T",
-    "CPN_TESTCFG_COUNT",  "CPN_TESTCFG_COUNT64", "CPN_TESTCFG_TIMEOUT",
+    "CPN_TESTCFG_SIZE32",  "CPN_TESTCFG_SIZE",    "CPN_TESTCFG_SIZE_T",
+    "CPN_TESTCFG_COUNT",   "CPN_TESTCFG_COUNT64", "CPN_TESTCFG_TIMEOUT",
     "CPN_TESTCFG_ENABLED", "CPN_TESTCFG_NAME",
 };
 
@@ -236,8 +246,9 @@ static void expect_defaults(const test_cfg_t *c)
 }
 
 /* Run cpn__config_fill() with fd 2 going to a file; return what it logged
- * (static buffer) in *log_p. */
-static cpn_status_t fill_capturing_stderr(test_cfg_t *c, const char **log_p)
+ * (in a static buffer) in *log_p. */
+static cpn_status_t fill_capturing_stderr(const cpn_config_table_t *table,
+                                          void *obj, const char **log_p)
 {
     static char log[4096];
     FILE *tmp = tmpfile();
@@ -249,7 +260,7 @@ static cpn_status_t fill_capturing_stderr(test_cfg_t *c, const char **log_p)
     cr_assert_geq(saved, 0);
     fflush(stderr);
     cr_assert_geq(dup2(fileno(tmp), STDERR_FILENO), 0);
-    status = cpn__config_fill(&test_table, c);
+    status = cpn__config_fill(table, obj);
     dup2(saved, STDERR_FILENO);
     close(saved);
     rewind(tmp);
@@ -266,7 +277,7 @@ Test(config, fill_defaults, .init = clean_env)
     const char *log;
 
     cfg_poison(&c);
-    cr_assert_eq(fill_capturing_stderr(&c, &log), CPN_OK);
+    cr_assert_eq(fill_capturing_stderr(&test_table, &c, &log), CPN_OK);
     cr_expect_str_empty(log);
     expect_defaults(&c);
 }
@@ -285,7 +296,7 @@ Test(config, fill_env_overrides, .init = clean_env)
     setenv("CPN_TESTCFG_ENABLED", "off", 1);
     setenv("CPN_TESTCFG_NAME", "beta", 1);
     cfg_poison(&c);
-    cr_assert_eq(fill_capturing_stderr(&c, &log), CPN_OK);
+    cr_assert_eq(fill_capturing_stderr(&test_table, &c, &log), CPN_OK);
     cr_expect_str_empty(log);
     cr_expect_eq(c.size32, 1u << 30);
     cr_expect_eq(c.size64, 5ull << 30);
@@ -307,7 +318,7 @@ Test(config, fill_bad_value_keeps_default, .init = clean_env)
     setenv("CPN_TESTCFG_SIZE", "12Q", 1);
     setenv("CPN_TESTCFG_TIMEOUT", "5s", 1); /* good: still applied */
     cfg_poison(&c);
-    cr_expect_eq(fill_capturing_stderr(&c, &log), CPN_ERR_CONFIG);
+    cr_expect_eq(fill_capturing_stderr(&test_table, &c, &log), CPN_ERR_CONFIG);
     cr_expect_eq(c.size64, 64ull << 20, "the default was not kept");
     cr_expect_eq(c.timeout_ms, 5000, "fields after the bad one not filled");
     cr_expect_str_eq(c.name, "alpha");
@@ -325,17 +336,17 @@ Test(config, fill_rejects_too_big_for_4_bytes, .init = clean_env)
     setenv("CPN_TESTCFG_SIZE32", "4G", 1); /* one more than UINT32_MAX */
     setenv("CPN_TESTCFG_COUNT", "4294967296", 1);
     cfg_poison(&c);
-    cr_expect_eq(fill_capturing_stderr(&c, &log), CPN_ERR_CONFIG);
+    cr_expect_eq(fill_capturing_stderr(&test_table, &c, &log), CPN_ERR_CONFIG);
     expect_defaults(&c);
     cr_expect(strstr(log, "CPN_TESTCFG_SIZE32='4G'") != NULL, "log: %s", log);
-    cr_expect(strstr(log, "CPN_TESTCFG_COUNT='4294967296'") != NULL,
-              "log: %s", log);
+    cr_expect(strstr(log, "CPN_TESTCFG_COUNT='4294967296'") != NULL, "log: %s",
+              log);
 
     /* the largest value a 4-byte field holds is accepted */
     setenv("CPN_TESTCFG_SIZE32", "4294967295", 1);
     unsetenv("CPN_TESTCFG_COUNT");
     cfg_poison(&c);
-    cr_expect_eq(fill_capturing_stderr(&c, &log), CPN_OK);
+    cr_expect_eq(fill_capturing_stderr(&test_table, &c, &log), CPN_OK);
     cr_expect_eq(c.size32, UINT32_MAX);
     expect_guards(&c);
 }
@@ -348,10 +359,50 @@ Test(config, fill_bad_bool_and_time, .init = clean_env)
     setenv("CPN_TESTCFG_ENABLED", "maybe", 1);
     setenv("CPN_TESTCFG_TIMEOUT", "10 s", 1);
     cfg_poison(&c);
-    cr_expect_eq(fill_capturing_stderr(&c, &log), CPN_ERR_CONFIG);
+    cr_expect_eq(fill_capturing_stderr(&test_table, &c, &log), CPN_ERR_CONFIG);
     expect_defaults(&c);
     cr_expect(strstr(log, "CPN_TESTCFG_ENABLED='maybe'") != NULL, "%s", log);
     cr_expect(strstr(log, "CPN_TESTCFG_TIMEOUT='10 s'") != NULL, "%s", log);
+}
+
+/* A table with bugs in it: a field too narrow for its type, and a default
+ * that does not parse. Neither may write out of bounds or stop the rest. */
+typedef struct bad_cfg {
+    uint16_t narrow;
+    uint16_t guard;
+    int timeout_ms;
+    int enabled;
+} bad_cfg_t;
+
+static const cpn_config_field_t bad_field[] = {
+    CPN_CONFIG_FIELD("NARROW", "1", "a 2-byte field", CPN_CFG_UINT, bad_cfg_t,
+                     narrow),
+    CPN_CONFIG_FIELD("TIMEOUT", "soon", "a bad default", CPN_CFG_TIME_MS,
+                     bad_cfg_t, timeout_ms),
+    CPN_CONFIG_FIELD("ENABLED", "on", "a good field", CPN_CFG_BOOL, bad_cfg_t,
+                     enabled),
+};
+
+static const cpn_config_table_t bad_table = {
+    .area = "BADCFG",
+    .title = "tests: a malformed table",
+    .field = bad_field,
+    .nfield = sizeof(bad_field) / sizeof(bad_field[0]),
+};
+
+Test(config, fill_malformed_table_is_invalid, .init = clean_env)
+{
+    bad_cfg_t c;
+    const char *log;
+
+    memset(&c, 0x5a, sizeof(c));
+    cr_expect_eq(fill_capturing_stderr(&bad_table, &c, &log), CPN_ERR_INVALID);
+    cr_expect(strstr(log, "NARROW") != NULL, "log: %s", log);
+    cr_expect(strstr(log, "CPN_BADCFG_TIMEOUT") != NULL, "log: %s", log);
+    cr_expect_eq(c.narrow, 0x5a5a, "a 2-byte field was written");
+    cr_expect_eq(c.guard, 0x5a5a, "wrote past a 2-byte field");
+    cr_expect_eq(c.timeout_ms, 0, "a bad default must leave zero");
+    cr_expect_eq(c.enabled, 1, "good fields must still be filled");
 }
 
 /* ---- listing ---- */
@@ -371,8 +422,7 @@ static char *print_to_string(void)
 }
 
 /* The line of @p text that mentions @p var, copied into @p line. */
-static int find_line(const char *text, const char *var, char *line,
-                     size_t size)
+static int find_line(const char *text, const char *var, char *line, size_t size)
 {
     const char *at = strstr(text, var);
     const char *end;
@@ -400,7 +450,8 @@ static cpn_config_table_t early_table = {
     .nfield = 1,
 };
 
-Test(config, print_lists_every_table, .init = clean_env)
+/* timeout: registering a table twice must not loop the list */
+Test(config, print_lists_every_table, .init = clean_env, .timeout = 10)
 {
     char line[512];
     char *text;
@@ -431,11 +482,9 @@ Test(config, print_lists_every_table, .init = clean_env)
                  "%s", text);
     cr_expect(strstr(line, "8M (env)") != NULL, "line: %s", line);
     cr_expect(strstr(line, "64MiB") != NULL, "default missing: %s", line);
-    cr_expect(strstr(line, "an 8-byte size") != NULL, "help missing: %s",
-              line);
+    cr_expect(strstr(line, "an 8-byte size") != NULL, "help missing: %s", line);
 
-    cr_assert_eq(find_line(text, "CPN_TESTCFG_TIMEOUT", line, sizeof(line)),
-                 0);
+    cr_assert_eq(find_line(text, "CPN_TESTCFG_TIMEOUT", line, sizeof(line)), 0);
     cr_expect(strstr(line, "soon (env, invalid") != NULL, "line: %s", line);
 
     cr_assert_eq(find_line(text, "CPN_TESTCFG_NAME", line, sizeof(line)), 0);

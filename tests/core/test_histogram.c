@@ -165,6 +165,20 @@ Test(histogram, single_value)
     free(h);
 }
 
+Test(histogram, never_above_max)
+{
+    cpn_hist_t *h = hist_new();
+
+    /* 1000 shares a bucket with 1001 (and up to 1003): the bucket's bound
+     * must be clamped to the largest value recorded. */
+    cpn_hist_record(h, 1000);
+    cpn_hist_record(h, 1000);
+    cpn_hist_record(h, 1001);
+    cr_expect_eq(cpn_hist_percentile(h, 50.0), 1001);
+    cr_expect_eq(cpn_hist_percentile(h, 0.1), 1001);
+    free(h);
+}
+
 Test(histogram, empty)
 {
     cpn_hist_t *h = hist_new();

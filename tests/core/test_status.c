@@ -58,8 +58,8 @@ Test(status, codes_words_and_names_are_distinct)
                           all_status[j].name);
             cr_expect_str_neq(cpn_status_str(all_status[i].code),
                               cpn_status_str(all_status[j].code),
-                              "%s and %s share their words",
-                              all_status[i].name, all_status[j].name);
+                              "%s and %s share their words", all_status[i].name,
+                              all_status[j].name);
             cr_expect_str_neq(cpn_status_name(all_status[i].code),
                               cpn_status_name(all_status[j].code));
         }
@@ -75,8 +75,7 @@ Test(status, ok_progress_and_errors_have_their_signs)
     for (i = 0; i < NSTATUS; i++) {
         if (all_status[i].code != CPN_OK &&
             all_status[i].code != CPN_INPROGRESS) {
-            cr_expect_lt((int)all_status[i].code, 0, "%s",
-                         all_status[i].name);
+            cr_expect_lt((int)all_status[i].code, 0, "%s", all_status[i].name);
             cr_expect(strncmp(all_status[i].name, "CPN_ERR_", 8) == 0, "%s",
                       all_status[i].name);
         }
@@ -92,8 +91,7 @@ Test(status, unknown_codes)
     for (i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
         cpn_status_t s = (cpn_status_t)unknown[i];
 
-        cr_expect_str_eq(cpn_status_str(s), "unknown status", "%d",
-                         unknown[i]);
+        cr_expect_str_eq(cpn_status_str(s), "unknown status", "%d", unknown[i]);
         cr_expect_str_eq(cpn_status_name(s), "CPN_STATUS_UNKNOWN", "%d",
                          unknown[i]);
     }

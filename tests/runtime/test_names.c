@@ -188,6 +188,8 @@ Test(names, quote)
     cr_expect_str_eq(out, "plain/name.bin");
     cpn__name_quote("a\0b\n\x7f\xff\\", 7, out, sizeof(out));
     cr_expect_str_eq(out, "a\\x00b\\x0a\\x7f\\xff\\x5c");
+    cpn__name_quote("say \"hi\"", 8, out, sizeof(out));
+    cr_expect_str_eq(out, "say \\x22hi\\x22");
     cpn__name_quote(NULL, 0, out, sizeof(out));
     cr_expect_str_eq(out, "");
 

@@ -1707,6 +1707,24 @@ Test(wire, buffer_failed_is_sticky)
     cpn_wire_buf_free(&b); /* twice is fine */
 }
 
+/* A zeroed buffer is a valid empty one, as if from cpn_wire_buf_init. */
+Test(wire, zeroed_buffer)
+{
+    cpn_wire_buf_t b;
+    cpn_wire_object_t o = { .name = { "a", 1 }, .size = 1 };
+    uint32_t s = 1;
+
+    memset(&b, 0, sizeof(b));
+    cr_assert_eq(cpn_wire_encode_grant(&b, 1, &s, 1), CPN_OK);
+    cpn_wire_buf_free(&b);
+    memset(&b, 0, sizeof(b));
+    cr_assert_eq(cpn_wire_offer_begin(&b, 1, cpn_wire_str("j"), cpn_wire_str(""), 1), CPN_OK);
+    cr_assert_eq(cpn_wire_offer_add(&b, &o), CPN_OK);
+    cr_assert_eq(cpn_wire_offer_end(&b), CPN_OK);
+    cr_expect_eq(decode_check(CPN_MSG_OFFER, b.data, b.len), CPN_OK);
+    cpn_wire_buf_free(&b);
+}
+
 Test(wire, null_pointers_with_length_refused)
 {
     cpn_wire_buf_t b;
