@@ -11,6 +11,10 @@
  *   d. peak RSS of sender and receiver for file deliveries of growing size:
  *      memory must stay bounded by the window, whatever the object's size.
  *
+ * ucx_perftest runs in cpn's environment (the reference of the targets)
+ * and, as a diagnostic where that differs, with UCX_TLS narrowed to the
+ * transports of cpn's lanes: the nearest path to cpn's.
+ *
  * This process only orchestrates. Every cpn site runs in a child forked
  * before any UCX call in it, fresh for each measurement, so that each peak
  * RSS is that child's own; children talk to it over pipes in text lines.
@@ -18,6 +22,7 @@
  * every wait is bounded. It is a benchmark, not a test: targets are printed
  * beside the figures, and the exit status says only whether every
  * measurement ran (0) or something failed (1); 2 is a usage error. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -25,6 +30,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -32,9 +38,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -43,6 +46,7 @@
 #include <sys/statvfs.h>
 #include <sys/sysinfo.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -52,9 +56,9 @@
 #include "core/compiler.h"
 #include "core/config.h"
 
-#define KIB UINT64_C(1024)
-#define MIB (UINT64_C(1024) * KIB)
-#define GIB (UINT64_C(1024) * MIB)
+#define KIB          UINT64_C(1024)
+#define MIB          (UINT64_C(1024) * KIB)
+#define GIB          (UINT64_C(1024) * MIB)
 
 #define LINE_MAX_LEN 1024
 #define MAX_PROCS    16
@@ -64,29 +68,30 @@
 /* ------------------------------------------------------------------------ */
 
 typedef struct bench_opts {
-    uint64_t size;          /* (a), (b): object bytes */
-    unsigned runs;          /* (a), (b): deliveries, median taken */
-    unsigned tasks;         /* (c): small tasks */
-    unsigned warmup;        /* (c): tasks before the timed ones */
-    uint64_t small_size;    /* (c): bytes per small object */
-    uint64_t rss_size[2];   /* (d): the two file sizes */
-    unsigned pt_bw_iters;   /* ucx_perftest -n for ucp_put_bw */
-    uint64_t pt_bw_size;    /* ucx_perftest -s for ucp_put_bw */
-    unsigned pt_lat_iters;  /* ucx_perftest -n for ucp_am_lat */
+    uint64_t size;         /* (a), (b): object bytes */
+    unsigned runs;         /* (a), (b): deliveries, median taken */
+    unsigned tasks;        /* (c): small tasks */
+    unsigned warmup;       /* (c): tasks before the timed ones */
+    uint64_t small_size;   /* (c): bytes per small object */
+    uint64_t rss_size[2];  /* (d): the two file sizes */
+    unsigned pt_bw_iters;  /* ucx_perftest -n for ucp_put_bw */
+    uint64_t pt_bw_size;   /* ucx_perftest -s for ucp_put_bw */
+    unsigned pt_lat_iters; /* ucx_perftest -n for ucp_am_lat */
     int skip_bw, skip_file, skip_lat, skip_rss;
     int quick;
     const char *json_path;
     const char *tmp_base;
-    const char *perftest;   /* path of ucx_perftest, NULL when not found */
+    const char *perftest; /* path of ucx_perftest, NULL when not found */
 } bench_opts_t;
 
 static bench_opts_t g_opt;
-static char g_tmpdir[PATH_MAX - 64];  /* room for the file names below */
+static char g_tmpdir[PATH_MAX - 64]; /* room for the file names below */
 static volatile sig_atomic_t g_stop;
 static pid_t g_main_pid;
-static pid_t g_procs[MAX_PROCS];  /* every live child, for cleanup */
-static int g_failed;              /* a measurement failed: exit 1 */
+static pid_t g_procs[MAX_PROCS]; /* every live child, for cleanup */
+static int g_failed;             /* a measurement failed: exit 1 */
 static cpn_site_params_t g_defaults;
+static double g_busy_start = -1, g_busy_end = -1; /* cpu_busy_pct() */
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
@@ -220,7 +225,7 @@ static void procs_kill_all(void)
 }
 
 /* The parent's ends of the children's pipes, closed in each new child. */
-static int g_fds[MAX_PROCS];  /* -1: free (set in main) */
+static int g_fds[MAX_PROCS]; /* -1: free (set in main) */
 
 static int fds_add(int fd)
 {
@@ -313,7 +318,7 @@ static void child_setup(unsigned max_s)
     signal(SIGPIPE, SIG_DFL);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != g_main_pid) {
-        _exit(127);  /* the parent died before prctl */
+        _exit(127); /* the parent died before prctl */
     }
     if (max_s > 0) {
         alarm(max_s);
@@ -322,11 +327,11 @@ static void child_setup(unsigned max_s)
 
 /* A cpn child: the role it plays and what it needs for it. */
 typedef enum role {
-    ROLE_RECV,        /* receiver site: memory sink when sink_size > 0,
-                       * else land files under land_dir */
-    ROLE_SEND_MEM,    /* sender: @count deliveries of a registered buffer */
-    ROLE_SEND_FILE,   /* sender: @count deliveries of the file at @path */
-    ROLE_SEND_SMALL,  /* sender: @warmup + @count small tasks */
+    ROLE_RECV,       /* receiver site: memory sink when sink_size > 0,
+                      * else land files under land_dir */
+    ROLE_SEND_MEM,   /* sender: @count deliveries of a registered buffer */
+    ROLE_SEND_FILE,  /* sender: @count deliveries of the file at @path */
+    ROLE_SEND_SMALL, /* sender: @warmup + @count small tasks */
 } role_t;
 
 typedef struct child_args {
@@ -344,8 +349,8 @@ typedef struct child_args {
 
 typedef struct child {
     pid_t pid;
-    int ctrl_fd;          /* parent -> child */
-    int rep_fd;           /* child -> parent */
+    int ctrl_fd; /* parent -> child */
+    int rep_fd;  /* child -> parent */
     const char *tag;
     char buf[4096];
     size_t len;
@@ -407,12 +412,11 @@ static int child_spawn(child_t *c, const child_args_t *a)
 
 /* Read one line from the child into @p line (without the newline).
  * @return 1 with a line; 0 at EOF (the child is gone); -1 on timeout. */
-static int child_readline(child_t *c, char *line, size_t cap,
-                          uint64_t deadline)
+static int child_readline(child_t *c, char *line, size_t cap, uint64_t deadline)
 {
     for (;;) {
         char *nl = memchr(c->buf, '\n', c->len);
-        struct pollfd pfd = { .fd = c->rep_fd, .events = POLLIN };
+        struct pollfd pfd = {.fd = c->rep_fd, .events = POLLIN};
         ssize_t n;
         int r;
 
@@ -427,7 +431,7 @@ static int child_readline(child_t *c, char *line, size_t cap,
             return 1;
         }
         if (c->len == sizeof(c->buf)) {
-            c->len = 0;  /* an over-long line: drop it */
+            c->len = 0; /* an over-long line: drop it */
         }
         if (g_stop) {
             return -1;
@@ -485,7 +489,8 @@ static void child_kill(child_t *c)
 }
 
 /* Write one line to the child's report pipe (child side). */
-static void rep(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void rep(int fd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void rep(int fd, const char *fmt, ...)
 {
     char line[LINE_MAX_LEN];
@@ -509,7 +514,7 @@ static void rep(int fd, const char *fmt, ...)
             continue;
         }
         if (w <= 0) {
-            _exit(3);  /* the parent is gone */
+            _exit(3); /* the parent is gone */
         }
         off += w;
     }
@@ -661,6 +666,43 @@ static uint64_t mem_available(void)
     return kb * KIB;
 }
 
+/* Share of CPU time (all CPUs) spent busy over the next @p ms, from
+ * /proc/stat; -1 when it cannot be read. Taken while no child of ours
+ * runs, it says how busy the rest of the machine is. */
+static double cpu_busy_pct(int ms)
+{
+    unsigned long long v[2][8];
+
+    for (int k = 0; k < 2; k++) {
+        FILE *f = fopen("/proc/stat", "r");
+        int n;
+
+        if (f == NULL) {
+            return -1;
+        }
+        memset(v[k], 0, sizeof(v[k]));
+        n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[k][0],
+                   &v[k][1], &v[k][2], &v[k][3], &v[k][4], &v[k][5], &v[k][6],
+                   &v[k][7]);
+        fclose(f);
+        if (n < 5) {
+            return -1;
+        }
+        if (k == 0) {
+            usleep((useconds_t)ms * 1000);
+        }
+    }
+    {
+        unsigned long long tot = 0, idle;
+
+        for (int i = 0; i < 8; i++) {
+            tot += v[1][i] - v[0][i];
+        }
+        idle = (v[1][3] - v[0][3]) + (v[1][4] - v[0][4]); /* idle+iowait */
+        return tot ? 100.0 * (double)(tot - idle) / (double)tot : -1;
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 /* The cpn children                                                          */
 /* ------------------------------------------------------------------------ */
@@ -680,7 +722,7 @@ static void *alloc_touched(size_t len)
     if (posix_memalign(&p, 4096, len ? len : 1) != 0) {
         return NULL;
     }
-    memset(p, 0, len);  /* fault every page in now, not during a delivery */
+    memset(p, 0, len); /* fault every page in now, not during a delivery */
     return p;
 }
 
@@ -701,7 +743,7 @@ static cpn_status_t recv_offer_cb(void *arg, cpn_offer_t *offer)
 
     rs->offers++;
     if (rs->mem == NULL) {
-        return CPN_OK;  /* files: the site's default landing sink */
+        return CPN_OK; /* files: the site's default landing sink */
     }
     for (size_t i = 0; i < cpn_offer_count(offer); i++) {
         uint64_t sz = cpn_offer_size(offer, i);
@@ -739,14 +781,14 @@ static void recv_landed_cb(void *arg, cpn_status_t status,
 /* Has the parent asked us to stop (a line, or EOF)? Never blocks. */
 static int ctrl_stop(int fd)
 {
-    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
 
     return poll(&pfd, 1, 0) > 0;
 }
 
 static void role_recv(const child_args_t *a, int ctrl_fd, int rep_fd)
 {
-    recv_state_t rs = { .first_err = CPN_OK };
+    recv_state_t rs = {.first_err = CPN_OK};
     cpn_site_params_t p;
     cpn_site_t *site;
     char bound[128];
@@ -798,8 +840,8 @@ static void role_recv(const child_args_t *a, int ctrl_fd, int rep_fd)
             break;
         }
     }
-    rep(rep_fd, "DONE %ld %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
-        " %s", maxrss_kb(), rs.landed, rs.failed, rs.offers, rs.refused,
+    rep(rep_fd, "DONE %ld %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %s",
+        maxrss_kb(), rs.landed, rs.failed, rs.offers, rs.refused,
         cpn_status_name(rs.first_err));
     if (rs.mem != NULL) {
         cpn_site_mem_dereg(rs.mem);
@@ -836,7 +878,7 @@ static int landed_ok(const char *land_dir, const char *job, uint64_t size)
 
 static void role_send(const child_args_t *a, int rep_fd)
 {
-    const cpn_task_cbs_t cbs = { 0 };
+    const cpn_task_cbs_t cbs = {0};
     cpn_site_params_t p;
     cpn_site_t *site;
     cpn_peer_t *peer;
@@ -932,8 +974,8 @@ static void role_send(const child_args_t *a, int rep_fd)
                 sum += (double)v[i];
             }
             rep(rep_fd,
-                "%s %u %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
-                " %" PRIu64 " %" PRIu64 " %.1f",
+                "%s %u %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+                " %" PRIu64 " %.1f",
                 k ? "FLIGHT" : "TOTAL", a->count, v[0],
                 pct_sorted(v, a->count, 50), pct_sorted(v, a->count, 90),
                 pct_sorted(v, a->count, 99), pct_sorted(v, a->count, 99.9),
@@ -974,8 +1016,8 @@ static void role_send(const child_args_t *a, int rep_fd)
             t1 = cpn_time_ns();
             rc = cpn_task_receipt(task);
             if (st != CPN_OK || rc == NULL) {
-                rep(rep_fd, "FAIL run %u: %s (%s)", r + 1,
-                    cpn_status_str(st), cpn_task_error(task));
+                rep(rep_fd, "FAIL run %u: %s (%s)", r + 1, cpn_status_str(st),
+                    cpn_task_error(task));
                 _exit(1);
             }
             if (a->land_dir != NULL) {
@@ -983,7 +1025,7 @@ static void role_send(const child_args_t *a, int rep_fd)
 
                 landed = landed_ok(a->land_dir, job, a->size);
                 snprintf(dir, sizeof(dir), "%s/%s", a->land_dir, job);
-                rm_tree(dir);  /* keep the disk from filling run by run */
+                rm_tree(dir); /* keep the disk from filling run by run */
             }
             rep(rep_fd,
                 "RUN %u %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
@@ -1019,7 +1061,7 @@ static void child_main(const child_args_t *a, int ctrl_fd, int rep_fd)
 typedef struct run_fig {
     uint64_t bytes, elapsed_ns, wall_ns, chunks, retries;
     double chunk_p50_us, chunk_p99_us;
-    int landed;          /* file runs: 1 ok, 0 missing, -1 n/a */
+    int landed; /* file runs: 1 ok, 0 missing, -1 n/a */
 } run_fig_t;
 
 typedef struct lat_fig {
@@ -1032,7 +1074,7 @@ typedef struct exp_result {
     char lanes[256];
     unsigned nruns;
     run_fig_t run[64];
-    lat_fig_t total, flight;    /* small tasks */
+    lat_fig_t total, flight; /* small tasks */
     long send_base_kb, send_rss_kb;
     long recv_base_kb, recv_rss_kb;
     uint64_t recv_landed, recv_failed;
@@ -1091,8 +1133,8 @@ static int experiment(const child_args_t *sa_in, uint64_t sink_size,
     if (child_spawn(&sc, &sa) < 0) {
         goto out;
     }
-    deadline = cpn_deadline_ns((int)CPN_MIN((uint64_t)sa.max_s * 1000,
-                                            (uint64_t)INT_MAX));
+    deadline = cpn_deadline_ns(
+        (int)CPN_MIN((uint64_t)sa.max_s * 1000, (uint64_t)INT_MAX));
     while ((r = child_readline(&sc, line, sizeof(line), deadline)) == 1) {
         run_fig_t f;
         lat_fig_t l;
@@ -1105,19 +1147,19 @@ static int experiment(const child_args_t *sa_in, uint64_t sink_size,
                    sscanf(line, "RSS %ld", &res->send_rss_kb) == 1) {
             continue;
         } else if (sscanf(line,
-                          "RUN %u %" SCNu64 " %" SCNu64 " %" SCNu64
-                          " %" SCNu64 " %" SCNu64 " %lf %lf %d",
-                          &idx, &f.bytes, &f.elapsed_ns, &f.wall_ns,
-                          &f.chunks, &f.retries, &f.chunk_p50_us,
-                          &f.chunk_p99_us, &f.landed) == 9) {
+                          "RUN %u %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
+                          " %" SCNu64 " %lf %lf %d",
+                          &idx, &f.bytes, &f.elapsed_ns, &f.wall_ns, &f.chunks,
+                          &f.retries, &f.chunk_p50_us, &f.chunk_p99_us,
+                          &f.landed) == 9) {
             if (res->nruns < CPN_ARRAY_SIZE(res->run)) {
                 res->run[res->nruns++] = f;
             }
         } else if (sscanf(line,
-                          "%15s %u %" SCNu64 " %" SCNu64 " %" SCNu64
-                          " %" SCNu64 " %" SCNu64 " %" SCNu64 " %lf",
-                          kind, &l.n, &l.min, &l.p50, &l.p90, &l.p99,
-                          &l.p999, &l.max, &l.mean) == 9 &&
+                          "%15s %u %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
+                          " %" SCNu64 " %" SCNu64 " %lf",
+                          kind, &l.n, &l.min, &l.p50, &l.p90, &l.p99, &l.p999,
+                          &l.max, &l.mean) == 9 &&
                    (strcmp(kind, "TOTAL") == 0 ||
                     strcmp(kind, "FLIGHT") == 0)) {
             if (kind[0] == 'T') {
@@ -1157,7 +1199,8 @@ static int experiment(const child_args_t *sa_in, uint64_t sink_size,
             got_done = 1;
             if (res->recv_failed > 0) {
                 fail("receiver: %" PRIu64 " task(s) failed to land, first: "
-                     "%s", res->recv_failed, err);
+                     "%s",
+                     res->recv_failed, err);
                 ok = 0;
             }
             break;
@@ -1213,7 +1256,7 @@ static const char *find_in_path(const char *name)
 /* A TCP port nothing uses now (the kernel's pick; closed before use). */
 static int free_port(void)
 {
-    struct sockaddr_in sin = { .sin_family = AF_INET };
+    struct sockaddr_in sin = {.sin_family = AF_INET};
     socklen_t len = sizeof(sin);
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
 
@@ -1233,7 +1276,7 @@ static int free_port(void)
  * connection would be taken by ucx_perftest's server as its client.) */
 static int port_listening(int port)
 {
-    static const char *const files[] = { "/proc/net/tcp", "/proc/net/tcp6" };
+    static const char *const files[] = {"/proc/net/tcp", "/proc/net/tcp6"};
     char line[512];
 
     for (size_t i = 0; i < CPN_ARRAY_SIZE(files); i++) {
@@ -1263,8 +1306,9 @@ static int port_listening(int port)
 }
 
 /* fork + exec @p argv with stdin from /dev/null and stdout+stderr into
- * @p out_fd (or /dev/null when -1). @return the pid or -1. */
-static pid_t proc_start(char *const argv[], int out_fd)
+ * @p out_fd (or /dev/null when -1), with UCX_TLS=@p tls when not NULL.
+ * @return the pid or -1. */
+static pid_t proc_start(char *const argv[], int out_fd, const char *tls)
 {
     pid_t pid;
 
@@ -1279,6 +1323,9 @@ static pid_t proc_start(char *const argv[], int out_fd)
         int out = out_fd >= 0 ? out_fd : null;
 
         child_setup(0);
+        if (tls != NULL) {
+            setenv("UCX_TLS", tls, 1);
+        }
         dup2(null, 0);
         dup2(out, 1);
         dup2(out, 2);
@@ -1297,19 +1344,31 @@ typedef struct pt_final {
         rate_avg, rate_all;
 } pt_final_t;
 
-/* Run one ucx_perftest test (server + client on 127.0.0.1, a fresh port).
+/* Run one ucx_perftest test (server + client on 127.0.0.1, a fresh port),
+ * both with UCX_TLS=@p tls (NULL: the environment as it is).
  * @return 0 with @p fin filled, -1 (reported) otherwise. */
 static int perftest_run(const char *test, uint64_t size, unsigned iters,
-                        unsigned warmup, int timeout_ms, pt_final_t *fin)
+                        unsigned warmup, int timeout_ms, const char *tls,
+                        pt_final_t *fin)
 {
     char port_s[16], size_s[32], iters_s[32], warm_s[32], out[65536];
-    char *srv_argv[] = { (char *)g_opt.perftest, "-p", port_s, NULL };
-    char *cli_argv[] = { (char *)g_opt.perftest, "127.0.0.1", "-p", port_s,
-                         "-t", (char *)test, "-s", size_s, "-n", iters_s,
-                         "-w", warm_s, NULL };
+    char *srv_argv[] = {(char *)g_opt.perftest, "-p", port_s, NULL};
+    char *cli_argv[] = {(char *)g_opt.perftest,
+                        "127.0.0.1",
+                        "-p",
+                        port_s,
+                        "-t",
+                        (char *)test,
+                        "-s",
+                        size_s,
+                        "-n",
+                        iters_s,
+                        "-w",
+                        warm_s,
+                        NULL};
     uint64_t deadline = cpn_deadline_ns(timeout_ms);
     pid_t srv, cli = -1;
-    int port, pfd[2] = { -1, -1 }, status = 0, ret = -1, found = 0;
+    int port, pfd[2] = {-1, -1}, status = 0, ret = -1, found = 0;
     size_t len = 0;
     char *line;
 
@@ -1323,7 +1382,7 @@ static int perftest_run(const char *test, uint64_t size, unsigned iters,
     snprintf(iters_s, sizeof(iters_s), "%u", iters);
     snprintf(warm_s, sizeof(warm_s), "%u", warmup);
 
-    srv = proc_start(srv_argv, -1);
+    srv = proc_start(srv_argv, -1, tls);
     if (srv < 0) {
         return -1;
     }
@@ -1342,13 +1401,13 @@ static int perftest_run(const char *test, uint64_t size, unsigned iters,
         fail("pipe: %s", strerror(errno));
         goto out;
     }
-    cli = proc_start(cli_argv, pfd[1]);
+    cli = proc_start(cli_argv, pfd[1], tls);
     close(pfd[1]);
     if (cli < 0) {
         goto out;
     }
     for (;;) {
-        struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+        struct pollfd p = {.fd = pfd[0], .events = POLLIN};
         ssize_t n;
         int r = poll(&p, 1, remaining_ms(deadline));
 
@@ -1357,7 +1416,8 @@ static int perftest_run(const char *test, uint64_t size, unsigned iters,
         }
         if (r <= 0) {
             fail("ucx_perftest %s -s %" PRIu64 ": no result in %d ms: "
-                 "killed", test, size, timeout_ms);
+                 "killed",
+                 test, size, timeout_ms);
             goto out;
         }
         n = read(pfd[0], out + len, sizeof(out) - 1 - len);
@@ -1391,8 +1451,12 @@ static int perftest_run(const char *test, uint64_t size, unsigned iters,
     if (!found) {
         char ws[64];
 
-        fail("ucx_perftest -t %s -s %" PRIu64 " printed no Final line (%s); "
-             "its output ends with:\n%s", test, size,
+        fail("ucx_perftest -t %s -s %" PRIu64 " (UCX_TLS=%s) printed no "
+             "Final line (%s); its output ends with:\n%s",
+             test, size,
+             tls                 ? tls
+             : getenv("UCX_TLS") ? getenv("UCX_TLS")
+                                 : "unset",
              wait_str(status, ws, sizeof(ws)),
              len > 2000 ? out + len - 2000 : out);
         goto out;
@@ -1414,6 +1478,69 @@ out:
 static double mbs_to_gbs(double mbs)
 {
     return mbs * (double)MIB / 1e9;
+}
+
+/* The environments ucx_perftest runs in, beside cpn. The first is the
+ * environment as it is (cpn's own): the reference the targets are judged
+ * against, what UCX reaches on this machine. The second, a diagnostic, keeps
+ * ucx_perftest to the transports of cpn's lanes (UCX_TLS from "tcp/lo
+ * tcp/eth0" is "tcp") when that differs: UCX picks transports differently
+ * for cpn's client-server endpoints (a connection manager, peer error
+ * handling) than for ucx_perftest's worker-address ones, so the environment
+ * alone does not put both on one path. UCX may still give those transports
+ * other roles, so it is the nearest path, not always the same one. */
+typedef struct ref_env {
+    char tls[128]; /* UCX_TLS for ucx_perftest; "" = as in the env */
+    char label[96];
+    int diag; /* 1: the narrowed diagnostic, not the target's ref */
+} ref_env_t;
+
+static unsigned ref_envs(const char *lanes, ref_env_t env[2])
+{
+    const char *tls = getenv("UCX_TLS");
+    char set[128] = "", copy[256], *save = NULL, *tok;
+    unsigned n = 0;
+
+    copy_str(copy, sizeof(copy), lanes);
+    for (tok = strtok_r(copy, " ", &save); tok != NULL;
+         tok = strtok_r(NULL, " ", &save)) {
+        char name[32], pad[34];
+        size_t k = strcspn(tok, "/");
+
+        if (k == 0 || k >= sizeof(name)) {
+            continue;
+        }
+        memcpy(name, tok, k);
+        name[k] = '\0';
+        snprintf(pad, sizeof(pad), ",%s,", name);
+        {
+            char have[132];
+
+            snprintf(have, sizeof(have), ",%s,", set);
+            if (strstr(have, pad) != NULL) {
+                continue;
+            }
+        }
+        if (strlen(set) + k + 2 < sizeof(set)) {
+            if (set[0] != '\0') {
+                strcat(set, ",");
+            }
+            strcat(set, name);
+        }
+    }
+    env[n].tls[0] = '\0';
+    env[n].diag = 0;
+    snprintf(env[n].label, sizeof(env[n].label), "UCX_TLS=%s%s",
+             tls ? tls : "unset", tls ? " (as set)" : " (UCX's own pick)");
+    n++;
+    if (set[0] != '\0' && (tls == NULL || strcmp(tls, set) != 0)) {
+        copy_str(env[n].tls, sizeof(env[n].tls), set);
+        env[n].diag = 1;
+        snprintf(env[n].label, sizeof(env[n].label),
+                 "UCX_TLS=%s (cpn's lane transports)", set);
+        n++;
+    }
+    return n;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1476,6 +1603,7 @@ static json_t *runs_json(const exp_result_t *res, double *gbps)
     for (unsigned i = 0; i < res->nruns; i++) {
         const run_fig_t *f = &res->run[i];
 
+        /* clang-format off */
         json_array_append_new(arr, json_pack(
             "{s:I, s:I, s:I, s:f, s:I, s:I, s:f, s:f}",
             "bytes", (json_int_t)f->bytes,
@@ -1486,6 +1614,7 @@ static json_t *runs_json(const exp_result_t *res, double *gbps)
             "retries", (json_int_t)f->retries,
             "chunk_p50_us", f->chunk_p50_us,
             "chunk_p99_us", f->chunk_p99_us));
+        /* clang-format on */
     }
     return arr;
 }
@@ -1498,8 +1627,8 @@ static double print_runs(const exp_result_t *res, double *gbps)
     for (unsigned i = 0; i < res->nruns; i++) {
         const run_fig_t *f = &res->run[i];
 
-        gbps[i] = f->elapsed_ns ? (double)f->bytes / (double)f->elapsed_ns
-                                : NAN;
+        gbps[i] =
+            f->elapsed_ns ? (double)f->bytes / (double)f->elapsed_ns : NAN;
         say("    %-4u %10.2f %12.1f %10.1f %8" PRIu64 " %6.0f/%-6.0f us%s\n",
             i + 1, gbps[i], (double)f->elapsed_ns / 1e6,
             (double)f->wall_ns / 1e6, f->chunks, f->chunk_p50_us,
@@ -1530,14 +1659,15 @@ static void phase_bw(void)
         .count = g_opt.runs,
         .task_timeout_ms = task_timeout_ms(g_opt.size),
     };
-    double gbps[64], pt[64], cpn_med, pt_med = NAN, ratio;
-    unsigned npt = 0;
+    double gbps[64], cpn_med;
     exp_result_t *res = calloc(1, sizeof(*res));
-    json_t *j = json_object(), *jpt;
+    json_t *j = json_object(), *jrefs = json_array();
     uint64_t need = 2 * g_opt.size + 512 * MIB, avail = mem_available();
+    ref_env_t env[2];
+    unsigned nenv;
 
-    sa.max_s = (unsigned)(g_opt.runs * (uint64_t)sa.task_timeout_ms / 1000 +
-                          120);
+    sa.max_s =
+        (unsigned)(g_opt.runs * (uint64_t)sa.task_timeout_ms / 1000 + 120);
     say("\n[a] bandwidth: one %s object, memory to memory (registered "
         "buffers, zero copy), integrity on, %u runs\n",
         size_str(g_opt.size, sz, sizeof(sz)), g_opt.runs);
@@ -1545,7 +1675,8 @@ static void phase_bw(void)
     json_object_set_new(j, "size", json_integer((json_int_t)g_opt.size));
     if (avail != 0 && avail < need) {
         say("    skipped: it needs %.0f MiB of memory (sender + receiver "
-            "buffers), %.0f MiB available\n", mib(need), mib(avail));
+            "buffers), %.0f MiB available\n",
+            mib(need), mib(avail));
         json_object_set_new(j, "skipped", json_string("not enough memory"));
         free(res);
         return;
@@ -1561,76 +1692,104 @@ static void phase_bw(void)
     cpn_med = print_runs(res, gbps);
     g_bw_cpn_gbps = cpn_med;
     say("    cpn median goodput: %.2f GB/s (receipt bytes / elapsed; "
-        "GB = 1e9 B)\n", cpn_med);
+        "GB = 1e9 B)\n",
+        cpn_med);
     say("    peak RSS: sender %.0f MiB, receiver %.0f MiB (each holds the "
-        "%s buffer)\n", res->send_rss_kb / 1024.0,
-        res->recv_rss_kb / 1024.0, sz);
+        "%s buffer)\n",
+        res->send_rss_kb / 1024.0, res->recv_rss_kb / 1024.0, sz);
 
     json_object_set_new(j, "lanes", json_string(res->lanes));
     json_object_set_new(j, "runs", runs_json(res, gbps));
     json_object_set_new(j, "median_GBps", jnum_or_null(cpn_med));
-
-    if (g_opt.perftest != NULL) {
-        say("    ucx_perftest -t ucp_put_bw -s %" PRIu64 " -n %u -w 2 "
-            "(%s per put), %u runs:\n", g_opt.pt_bw_size, g_opt.pt_bw_iters,
-            size_str(g_opt.pt_bw_size, szp, sizeof(szp)), g_opt.runs);
-        for (unsigned i = 0; i < g_opt.runs && !g_stop; i++) {
-            pt_final_t fin;
-
-            if (perftest_run("ucp_put_bw", g_opt.pt_bw_size,
-                             g_opt.pt_bw_iters, 2, 120000, &fin) < 0) {
-                break;
-            }
-            pt[npt] = mbs_to_gbs(fin.bw_all_mbs);
-            say("    %-4u %10.2f GB/s  (%.1f MB/s as printed, MB = 2^20 B)\n",
-                npt + 1, pt[npt], fin.bw_all_mbs);
-            npt++;
-        }
-        pt_med = median(pt, npt);
-    } else {
-        say("    ucx_perftest not found on PATH: no reference figure\n");
-    }
-    ratio = cpn_med / pt_med;
-    say("    %-30s %10s\n", "", "GB/s");
-    say("    %-30s %10.2f\n", "cpn (median)", cpn_med);
-    if (!isnan(pt_med)) {
-        say("    %-30s %10.2f\n", "ucx_perftest ucp_put_bw (median)", pt_med);
-        say("    %-30s %10.2f   target >= 0.90: %s\n", "ratio cpn/perftest",
-            ratio, verdict(ratio, 0.9, 1));
-    } else {
-        say("    %-30s %10s\n", "ratio cpn/perftest", "n/a");
-    }
-    jpt = json_object();
-    json_object_set_new(jpt, "available", json_boolean(g_opt.perftest != NULL));
-    json_object_set_new(jpt, "test", json_string("ucp_put_bw"));
-    json_object_set_new(jpt, "size", json_integer((json_int_t)g_opt.pt_bw_size));
-    json_object_set_new(jpt, "iters", json_integer(g_opt.pt_bw_iters));
-    {
-        json_t *a = json_array();
-
-        for (unsigned i = 0; i < npt; i++) {
-            json_array_append_new(a, json_real(pt[i]));
-        }
-        json_object_set_new(jpt, "runs_GBps", a);
-    }
-    json_object_set_new(jpt, "median_GBps", jnum_or_null(pt_med));
-    json_object_set_new(j, "ucx_perftest", jpt);
-    json_object_set_new(j, "ratio", jnum_or_null(ratio));
     json_object_set_new(j, "target_ratio", json_real(0.9));
     json_object_set_new(j, "sender_maxrss_kb", json_integer(res->send_rss_kb));
     json_object_set_new(j, "receiver_maxrss_kb",
                         json_integer(res->recv_rss_kb));
-    {
-        char c[32], r[48], what[64];
+    json_object_set_new(j, "ucx_perftest", jrefs);
+
+    size_str(g_opt.pt_bw_size, szp, sizeof(szp));
+    if (g_opt.perftest == NULL) {
+        char what[64], c[32];
+
+        say("    ucx_perftest not found on PATH: no reference, ratio n/a\n");
+        snprintf(what, sizeof(what), "bandwidth mem->mem %s (GB/s)", sz);
+        snprintf(c, sizeof(c), "%.2f", cpn_med);
+        summary_add(what, c, "n/a (no ucx_perftest)", NAN, ">= 0.90", "n/a");
+        json_object_set_new(j, "ratio", json_null());
+        free(res);
+        return;
+    }
+    nenv = ref_envs(res->lanes, env);
+    say("    reference: ucx_perftest -t ucp_put_bw -s %" PRIu64 " (%s puts) "
+        "-n %u -w 2, %u runs, median; MB/s as printed there is 2^20 B/s\n",
+        g_opt.pt_bw_size, szp, g_opt.pt_bw_iters, g_opt.runs);
+    say("    %-50s %8s %8s  %s\n", "", "GB/s", "cpn/ref", "target >= 0.90");
+    say("    %-50s %8.2f\n", "cpn (median)", cpn_med);
+    for (unsigned e = 0; e < nenv && !g_stop; e++) {
+        const char *tls = env[e].tls[0] ? env[e].tls : NULL;
+        /* The diagnostic puts cpn's chunks, once: UCX 1.13's tcp put falls
+         * to ~25 MB/s with 256 MiB messages (587 MB/s with 1 MiB ones),
+         * which would say nothing about cpn and take many minutes. */
+        uint64_t psize = env[e].diag ? CPN_MIN((uint64_t)g_defaults.chunk_size,
+                                               g_opt.pt_bw_size)
+                                     : g_opt.pt_bw_size;
+        unsigned iters =
+            env[e].diag
+                ? (unsigned)CPN_MAX(16, CPN_MIN(1024, g_opt.size / psize))
+                : g_opt.pt_bw_iters;
+        unsigned runs = env[e].diag ? 1 : g_opt.runs;
+        /* Bounded: at least 100 MB/s, else it is killed and reported. */
+        int tmo = (int)CPN_MAX(60000, (iters + 2) * psize / 100000);
+        double pt[64], pt_med, ratio;
+        unsigned npt = 0;
+        json_t *jr = json_object(), *jruns = json_array();
+        char line[256] = "", label[160], what[64], c[32], r[96], ps[32];
+
+        for (unsigned i = 0; i < runs && !g_stop; i++) {
+            pt_final_t fin;
+            size_t l = strlen(line);
+
+            if (perftest_run("ucp_put_bw", psize, iters, 2, tmo, tls, &fin) <
+                0) {
+                break;
+            }
+            pt[npt] = mbs_to_gbs(fin.bw_all_mbs);
+            json_array_append_new(jruns, json_real(pt[npt]));
+            snprintf(line + l, sizeof(line) - l, " %.2f", pt[npt]);
+            npt++;
+        }
+        pt_med = median(pt, npt);
+        ratio = cpn_med / pt_med;
+        size_str(psize, ps, sizeof(ps));
+        if (env[e].diag) {
+            snprintf(label, sizeof(label), "%s, -s %s -n %u, 1 run",
+                     env[e].label, ps, iters);
+        } else {
+            snprintf(label, sizeof(label), "%s", env[e].label);
+        }
+        say("    %-50s %8.2f %8.2f  %s   (runs:%s)\n", label, pt_med, ratio,
+            env[e].diag ? "diagnostic" : verdict(ratio, 0.9, 1), line);
+        json_object_set_new(jr, "label", json_string(label));
+        json_object_set_new(jr, "diagnostic", json_boolean(env[e].diag));
+        json_object_set_new(jr, "ucx_tls",
+                            tls ? json_string(tls) : json_null());
+        json_object_set_new(jr, "test", json_string("ucp_put_bw"));
+        json_object_set_new(jr, "size", json_integer((json_int_t)psize));
+        json_object_set_new(jr, "iters", json_integer(iters));
+        json_object_set_new(jr, "runs_GBps", jruns);
+        json_object_set_new(jr, "median_GBps", jnum_or_null(pt_med));
+        json_object_set_new(jr, "ratio", jnum_or_null(ratio));
+        json_array_append_new(jrefs, jr);
+        if (!env[e].diag) {
+            json_object_set_new(j, "ratio", jnum_or_null(ratio));
+        }
 
         snprintf(what, sizeof(what), "bandwidth mem->mem %s (GB/s)", sz);
         snprintf(c, sizeof(c), "%.2f", cpn_med);
-        if (isnan(pt_med)) {
-            snprintf(r, sizeof(r), "n/a (no ucx_perftest)");
-        } else {
-            snprintf(r, sizeof(r), "%.2f put_bw %s", pt_med, szp);
-        }
-        summary_add(what, c, r, ratio, ">= 0.90", verdict(ratio, 0.9, 1));
+        snprintf(r, sizeof(r), "%.2f put_bw %s %.32s", pt_med, ps,
+                 tls ? tls : "env TLS");
+        summary_add(what, c, r, ratio, env[e].diag ? "(diag)" : ">= 0.90",
+                    env[e].diag ? "-" : verdict(ratio, 0.9, 1));
     }
     free(res);
 }
@@ -1655,14 +1814,14 @@ static void phase_file(void)
     json_t *j = json_object();
     uint64_t need = 2 * g_opt.size + 256 * MIB, avail;
 
-    sa.max_s = (unsigned)(g_opt.runs * (uint64_t)sa.task_timeout_ms / 1000 +
-                          120);
+    sa.max_s =
+        (unsigned)(g_opt.runs * (uint64_t)sa.task_timeout_ms / 1000 + 120);
     snprintf(src, sizeof(src), "%s/src-file.bin", g_tmpdir);
     snprintf(land, sizeof(land), "%s/land-file", g_tmpdir);
     sa.land_dir = land;
     say("\n[b] file to file: one %s file into the landing directory "
-        "(default sink), %u runs\n", size_str(g_opt.size, sz, sizeof(sz)),
-        g_opt.runs);
+        "(default sink), %u runs\n",
+        size_str(g_opt.size, sz, sizeof(sz)), g_opt.runs);
     json_object_set_new(g_json, "file", j);
     json_object_set_new(j, "size", json_integer((json_int_t)g_opt.size));
     avail = disk_free(g_tmpdir);
@@ -1680,7 +1839,8 @@ static void phase_file(void)
     resident = cache_resident_pct(src);
     say("    source %s (written and fdatasync'ed just now): %.0f%% in the "
         "page cache, so reads are warm; landing files are not fsync'ed "
-        "(CPN_SITE_FSYNC=%s)\n", src, resident, g_defaults.fsync ? "y" : "n");
+        "(CPN_SITE_FSYNC=%s)\n",
+        src, resident, g_defaults.fsync ? "y" : "n");
     if (experiment(&sa, 0, land, res) < 0 || res->nruns != g_opt.runs) {
         say("    FAILED (see above)\n");
         json_object_set_new(j, "error", json_string("delivery failed"));
@@ -1702,9 +1862,10 @@ static void phase_file(void)
     json_object_set_new(j, "runs", runs_json(res, gbps));
     json_object_set_new(j, "median_GBps", jnum_or_null(med));
     json_object_set_new(j, "page_cache_resident_pct", json_real(resident));
-    json_object_set_new(j, "page_cache", json_string(resident >= 99 ? "warm"
-                                                      : resident <= 1 ? "cold"
-                                                                      : "partly warm"));
+    json_object_set_new(j, "page_cache",
+                        json_string(resident >= 99  ? "warm"
+                                    : resident <= 1 ? "cold"
+                                                    : "partly warm"));
     json_object_set_new(j, "fsync", json_boolean(g_defaults.fsync));
     {
         char c[32], r[48], what[64];
@@ -1713,8 +1874,8 @@ static void phase_file(void)
         snprintf(c, sizeof(c), "%.2f", med);
         snprintf(r, sizeof(r), "%s cache, no fsync",
                  resident >= 99 ? "warm" : "part-warm");
-        summary_add(what, c, r, isnan(g_bw_cpn_gbps) ? NAN
-                                                     : med / g_bw_cpn_gbps,
+        summary_add(what, c, r,
+                    isnan(g_bw_cpn_gbps) ? NAN : med / g_bw_cpn_gbps,
                     "(vs mem)", "-");
     }
     free(res);
@@ -1726,12 +1887,17 @@ static void phase_file(void)
 
 static json_t *lat_json(const lat_fig_t *l)
 {
+    /* clang-format off */
     return json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
-                     "count", (int)l->n, "min_ns", (json_int_t)l->min,
-                     "p50_ns", (json_int_t)l->p50, "p90_ns", (json_int_t)l->p90,
+                     "count", (int)l->n,
+                     "min_ns", (json_int_t)l->min,
+                     "p50_ns", (json_int_t)l->p50,
+                     "p90_ns", (json_int_t)l->p90,
                      "p99_ns", (json_int_t)l->p99,
                      "p999_ns", (json_int_t)l->p999,
-                     "max_ns", (json_int_t)l->max, "mean_ns", l->mean);
+                     "max_ns", (json_int_t)l->max,
+                     "mean_ns", l->mean);
+    /* clang-format on */
 }
 
 static void phase_lat(void)
@@ -1745,18 +1911,21 @@ static void phase_lat(void)
         .warmup = g_opt.warmup,
         .task_timeout_ms = 30000,
     };
-    static const uint64_t pt_sizes[2] = { 8, 4096 };
-    double rtt_us[2] = { NAN, NAN }, med_us;
+    static const uint64_t pt_sizes[2] = {8, 4096};
+    double med_us;
     exp_result_t *res = calloc(1, sizeof(*res));
     json_t *j = json_object(), *jpt = json_array();
+    char what[64], c[32];
+    ref_env_t env[2];
+    unsigned nenv = 0;
 
     /* 10,000 tasks at even 1 ms each fit well inside this. */
     sa.max_s = 120 + (g_opt.tasks + g_opt.warmup) / 50;
     size_str(g_opt.small_size, sz, sizeof(sz));
     say("\n[c] small tasks: %u tasks of one %s object each, memory to "
         "memory, one after another (create, add_mem, deliver, busy wait, "
-        "destroy); %u more first as warm-up, not counted\n", g_opt.tasks, sz,
-        g_opt.warmup);
+        "destroy); %u more first as warm-up, not counted\n",
+        g_opt.tasks, sz, g_opt.warmup);
     json_object_set_new(g_json, "small_tasks", j);
     json_object_set_new(j, "tasks", json_integer(g_opt.tasks));
     json_object_set_new(j, "warmup", json_integer(g_opt.warmup));
@@ -1784,54 +1953,61 @@ static void phase_lat(void)
     json_object_set_new(j, "task", lat_json(&res->total));
     json_object_set_new(j, "in_flight", lat_json(&res->flight));
 
-    if (g_opt.perftest == NULL) {
-        say("    ucx_perftest not found on PATH: ratios n/a\n");
-    }
-    for (int k = 0; k < 2 && g_opt.perftest != NULL && !g_stop; k++) {
-        pt_final_t fin;
-
-        if (perftest_run("ucp_am_lat", pt_sizes[k], g_opt.pt_lat_iters,
-                         CPN_MIN(10000u, g_opt.pt_lat_iters / 10 + 1), 120000,
-                         &fin) < 0) {
-            continue;
-        }
-        rtt_us[k] = 2 * fin.lat_p50_us;
-        json_array_append_new(jpt, json_pack(
-            "{s:s, s:I, s:i, s:f, s:f, s:f}", "test", "ucp_am_lat",
-            "size", (json_int_t)pt_sizes[k], "iters", (int)g_opt.pt_lat_iters,
-            "one_way_p50_us", fin.lat_p50_us, "rtt_us", rtt_us[k],
-            "ratio", med_us / rtt_us[k]));
-    }
     json_object_set_new(j, "ucx_perftest", jpt);
-    say("    %-34s %12s %12s %9s\n", "", "RTT (us)", "cpn/RTT", "<= 2.5?");
-    for (int k = 0; k < 2; k++) {
-        char what[64], c[32], r[48];
-        double ratio = med_us / rtt_us[k];
-
-        snprintf(what, sizeof(what), "ucx_perftest ucp_am_lat -s %" PRIu64,
-                 pt_sizes[k]);
-        if (isnan(rtt_us[k])) {
-            say("    %-34s %12s %12s %9s\n", what, "n/a", "n/a", "n/a");
-        } else {
-            say("    %-34s %12.3f %12.1f %9s\n", what, rtt_us[k], ratio,
-                verdict(ratio, 2.5, 0));
-        }
+    if (g_opt.perftest == NULL) {
+        say("    ucx_perftest not found on PATH: no reference, ratios n/a\n");
         snprintf(what, sizeof(what), "small task %s median (us)", sz);
         snprintf(c, sizeof(c), "%.2f", med_us);
-        if (isnan(rtt_us[k])) {
-            snprintf(r, sizeof(r), "n/a (no ucx_perftest)");
-        } else {
-            snprintf(r, sizeof(r), "%.3f am_lat %" PRIu64 " B RTT", rtt_us[k],
-                     pt_sizes[k]);
-        }
-        summary_add(what, c, r, ratio, "<= 2.5", verdict(ratio, 2.5, 0));
+        summary_add(what, c, "n/a (no ucx_perftest)", NAN, "<= 2.5", "n/a");
+    } else {
+        nenv = ref_envs(res->lanes, env);
+        say("    reference: ucx_perftest -t ucp_am_lat -n %u; its median "
+            "one-way latency x 2 = round trip (RTT)\n",
+            g_opt.pt_lat_iters);
+        say("    %-50s %6s %10s %9s  %s\n", "", "-s", "RTT us", "cpn/RTT",
+            "target <= 2.5");
     }
-    {
-        char c[32];
+    for (unsigned e = 0; g_opt.perftest != NULL && e < nenv && !g_stop; e++) {
+        const char *tls = env[e].tls[0] ? env[e].tls : NULL;
 
-        snprintf(c, sizeof(c), "%.2f", res->total.p99 / 1e3);
-        summary_add("small task p99 (us)", c, "", NAN, "", "-");
+        for (int k = 0; k < 2 && !g_stop; k++) {
+            pt_final_t fin;
+            double rtt_us, ratio;
+            char r[96];
+
+            if (perftest_run("ucp_am_lat", pt_sizes[k], g_opt.pt_lat_iters,
+                             CPN_MIN(10000u, g_opt.pt_lat_iters / 10 + 1),
+                             180000, tls, &fin) < 0) {
+                continue;
+            }
+            rtt_us = 2 * fin.lat_p50_us;
+            ratio = med_us / rtt_us;
+            say("    %-50s %6" PRIu64 " %10.3f %9.1f  %s\n", env[e].label,
+                pt_sizes[k], rtt_us, ratio,
+                env[e].diag ? "diagnostic" : verdict(ratio, 2.5, 0));
+            /* clang-format off */
+            json_array_append_new(jpt, json_pack(
+                "{s:s, s:b, s:o, s:s, s:I, s:i, s:f, s:f, s:f}",
+                "label", env[e].label,
+                "diagnostic", env[e].diag,
+                "ucx_tls", tls ? json_string(tls) : json_null(),
+                "test", "ucp_am_lat",
+                "size", (json_int_t)pt_sizes[k],
+                "iters", (int)g_opt.pt_lat_iters,
+                "one_way_p50_us", fin.lat_p50_us,
+                "rtt_us", rtt_us,
+                "ratio", ratio));
+            /* clang-format on */
+            snprintf(what, sizeof(what), "small task %s median (us)", sz);
+            snprintf(c, sizeof(c), "%.2f", med_us);
+            snprintf(r, sizeof(r), "%.3f am_lat %" PRIu64 "B %.40s", rtt_us,
+                     pt_sizes[k], tls ? tls : "env TLS");
+            summary_add(what, c, r, ratio, env[e].diag ? "(diag)" : "<= 2.5",
+                        env[e].diag ? "-" : verdict(ratio, 2.5, 0));
+        }
     }
+    snprintf(c, sizeof(c), "%.2f", res->total.p99 / 1e3);
+    summary_add("small task p99 (us)", c, "", NAN, "", "-");
     free(res);
 }
 
@@ -1844,16 +2020,17 @@ static void phase_rss(void)
     uint64_t window = (uint64_t)g_defaults.window * g_defaults.chunk_size;
     uint64_t budget = window + 64 * MIB;
     json_t *j = json_object(), *arr = json_array();
-    long send_kb[2] = { -1, -1 }, recv_kb[2] = { -1, -1 };
+    long send_kb[2] = {-1, -1}, recv_kb[2] = {-1, -1};
     char sz[2][32], w[32], c[32], pool[32];
 
     say("\n[d] memory: peak RSS (getrusage ru_maxrss) of fresh sender and "
         "receiver processes, file to file\n");
     say("    configured: window %u x chunk %s = %.0f MiB; staging pool %s; "
         "target per process <= window + 64 MiB = %.0f MiB, flat as the "
-        "object grows\n", g_defaults.window,
-        size_str(g_defaults.chunk_size, c, sizeof(c)), mib(window),
-        size_str(g_defaults.pool_size, pool, sizeof(pool)), mib(budget));
+        "object grows\n",
+        g_defaults.window, size_str(g_defaults.chunk_size, c, sizeof(c)),
+        mib(window), size_str(g_defaults.pool_size, pool, sizeof(pool)),
+        mib(budget));
     json_object_set_new(g_json, "memory", j);
     json_object_set_new(j, "window", json_integer(g_defaults.window));
     json_object_set_new(j, "chunk_size",
@@ -1884,9 +2061,12 @@ static void phase_rss(void)
         if (avail < need) {
             say("    %-8s skipped: needs %.0f MiB free in %s, %.0f MiB free\n",
                 sz[k], mib(need), g_tmpdir, mib(avail));
-            json_array_append_new(arr, json_pack("{s:I, s:s}", "size",
-                                                 (json_int_t)size, "skipped",
-                                                 "not enough disk"));
+            /* clang-format off */
+            json_array_append_new(arr, json_pack(
+                "{s:I, s:s}",
+                "size", (json_int_t)size,
+                "skipped", "not enough disk"));
+            /* clang-format on */
             continue;
         }
         sa.max_s = (unsigned)(sa.task_timeout_ms / 1000 + 120);
@@ -1912,13 +2092,17 @@ static void phase_rss(void)
             send_kb[k] / 1024.0, recv_kb[k] / 1024.0,
             res->send_base_kb / 1024.0, res->recv_base_kb / 1024.0,
             (uint64_t)CPN_MAX(send_kb[k], recv_kb[k]) * KIB <= budget
-                ? "met" : "MISSED");
+                ? "met"
+                : "MISSED");
+        /* clang-format off */
         json_array_append_new(arr, json_pack(
-            "{s:I, s:i, s:i, s:i, s:i}", "size", (json_int_t)size,
+            "{s:I, s:i, s:i, s:i, s:i}",
+            "size", (json_int_t)size,
             "sender_maxrss_kb", (int)send_kb[k],
             "receiver_maxrss_kb", (int)recv_kb[k],
             "sender_at_open_kb", (int)res->send_base_kb,
             "receiver_at_open_kb", (int)res->recv_base_kb));
+        /* clang-format on */
         free(res);
     }
     for (int k = 0; k < 2; k++) {
@@ -1945,8 +2129,9 @@ static void phase_rss(void)
         char what[96], cc[32];
 
         say("    growth %s -> %s: sender %+.1f MiB, receiver %+.1f MiB: %s "
-            "(flat = at most +8 MiB or +5%%)\n", sz[0], sz[1], ds / 1024.0,
-            dr / 1024.0, flat ? "flat" : "GROWS with the object");
+            "(flat = at most +8 MiB or +5%%)\n",
+            sz[0], sz[1], ds / 1024.0, dr / 1024.0,
+            flat ? "flat" : "GROWS with the object");
         json_object_set_new(j, "growth_sender_kb", json_integer(ds));
         json_object_set_new(j, "growth_receiver_kb", json_integer(dr));
         json_object_set_new(j, "flat", json_boolean(flat));
@@ -1961,6 +2146,8 @@ static void phase_rss(void)
 /* main                                                                      */
 /* ------------------------------------------------------------------------ */
 
+/* The help text is laid out as printed. */
+/* clang-format off */
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -1982,6 +2169,7 @@ static void usage(FILE *out)
 "Sizes take units: 4K, 64M, 1G (powers of 1024). UCX_TLS and the CPN_SITE_*\n"
 "variables apply to cpn and ucx_perftest alike.\n");
 }
+/* clang-format on */
 
 static int parse_size_opt(const char *opt, const char *s, uint64_t *v)
 {
@@ -2010,31 +2198,43 @@ static int parse_uint_opt(const char *opt, const char *s, unsigned lo,
 }
 
 enum {
-    OPT_SIZE = 256, OPT_RUNS, OPT_TASKS, OPT_SMALL, OPT_RSS, OPT_PT_ITERS,
-    OPT_LAT_ITERS, OPT_SKIP_BW, OPT_SKIP_FILE, OPT_SKIP_LAT, OPT_SKIP_RSS,
-    OPT_QUICK, OPT_JSON, OPT_TMPDIR, OPT_PERFTEST,
+    OPT_SIZE = 256,
+    OPT_RUNS,
+    OPT_TASKS,
+    OPT_SMALL,
+    OPT_RSS,
+    OPT_PT_ITERS,
+    OPT_LAT_ITERS,
+    OPT_SKIP_BW,
+    OPT_SKIP_FILE,
+    OPT_SKIP_LAT,
+    OPT_SKIP_RSS,
+    OPT_QUICK,
+    OPT_JSON,
+    OPT_TMPDIR,
+    OPT_PERFTEST,
 };
 
 static int parse_args(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        { "size", required_argument, NULL, OPT_SIZE },
-        { "runs", required_argument, NULL, OPT_RUNS },
-        { "tasks", required_argument, NULL, OPT_TASKS },
-        { "small-size", required_argument, NULL, OPT_SMALL },
-        { "rss-sizes", required_argument, NULL, OPT_RSS },
-        { "perftest-iters", required_argument, NULL, OPT_PT_ITERS },
-        { "lat-iters", required_argument, NULL, OPT_LAT_ITERS },
-        { "skip-bw", no_argument, NULL, OPT_SKIP_BW },
-        { "skip-file", no_argument, NULL, OPT_SKIP_FILE },
-        { "skip-lat", no_argument, NULL, OPT_SKIP_LAT },
-        { "skip-rss", no_argument, NULL, OPT_SKIP_RSS },
-        { "quick", no_argument, NULL, OPT_QUICK },
-        { "json", required_argument, NULL, OPT_JSON },
-        { "tmpdir", required_argument, NULL, OPT_TMPDIR },
-        { "ucx-perftest", required_argument, NULL, OPT_PERFTEST },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+        {"size", required_argument, NULL, OPT_SIZE},
+        {"runs", required_argument, NULL, OPT_RUNS},
+        {"tasks", required_argument, NULL, OPT_TASKS},
+        {"small-size", required_argument, NULL, OPT_SMALL},
+        {"rss-sizes", required_argument, NULL, OPT_RSS},
+        {"perftest-iters", required_argument, NULL, OPT_PT_ITERS},
+        {"lat-iters", required_argument, NULL, OPT_LAT_ITERS},
+        {"skip-bw", no_argument, NULL, OPT_SKIP_BW},
+        {"skip-file", no_argument, NULL, OPT_SKIP_FILE},
+        {"skip-lat", no_argument, NULL, OPT_SKIP_LAT},
+        {"skip-rss", no_argument, NULL, OPT_SKIP_RSS},
+        {"quick", no_argument, NULL, OPT_QUICK},
+        {"json", required_argument, NULL, OPT_JSON},
+        {"tmpdir", required_argument, NULL, OPT_TMPDIR},
+        {"ucx-perftest", required_argument, NULL, OPT_PERFTEST},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     /* Set by an option given explicitly, so --quick does not override it. */
     int set_size = 0, set_runs = 0, set_tasks = 0, set_rss = 0, set_pt = 0;
@@ -2064,8 +2264,8 @@ static int parse_args(int argc, char **argv)
             set_runs = 1;
             break;
         case OPT_TASKS:
-            if (parse_uint_opt("--tasks", optarg, 1, 100000000,
-                               &g_opt.tasks) < 0) {
+            if (parse_uint_opt("--tasks", optarg, 1, 100000000, &g_opt.tasks) <
+                0) {
                 return -1;
             }
             set_tasks = 1;
@@ -2082,13 +2282,13 @@ static int parse_args(int argc, char **argv)
             comma = strchr(a, ',');
             if (comma == NULL) {
                 fprintf(stderr, "cpn-bench-ucx-task: --rss-sizes: expected "
-                        "A,B\n");
+                                "A,B\n");
                 return -1;
             }
             *comma = '\0';
             if (parse_size_opt("--rss-sizes", a, &g_opt.rss_size[0]) < 0 ||
-                parse_size_opt("--rss-sizes", comma + 1,
-                               &g_opt.rss_size[1]) < 0) {
+                parse_size_opt("--rss-sizes", comma + 1, &g_opt.rss_size[1]) <
+                    0) {
                 return -1;
             }
             set_rss = 1;
@@ -2192,15 +2392,25 @@ static void cleanup(void)
 
 static void print_summary(void)
 {
-    say("\nsummary (cpn %s, UCX_TLS=%s, %ld CPUs)\n", cpn_version(),
-        getenv("UCX_TLS") ? getenv("UCX_TLS") : "unset",
-        sysconf(_SC_NPROCESSORS_ONLN));
-    say("  %-36s %12s  %-26s %7s %10s  %s\n", "figure", "cpn", "reference",
+    char before[16] = "n/a", after[16] = "n/a";
+
+    if (g_busy_start >= 0) {
+        snprintf(before, sizeof(before), "%.0f%%", g_busy_start);
+    }
+    if (g_busy_end >= 0) {
+        snprintf(after, sizeof(after), "%.0f%%", g_busy_end);
+    }
+    say("\nsummary (cpn %s, UCX_TLS=%s, %ld CPUs; machine busy %s before, "
+        "%s after%s)\n",
+        cpn_version(), getenv("UCX_TLS") ? getenv("UCX_TLS") : "unset",
+        sysconf(_SC_NPROCESSORS_ONLN), before, after,
+        g_busy_start > 10 || g_busy_end > 10 ? ": figures disturbed" : "");
+    say("  %-36s %10s  %-32s %7s %10s  %s\n", "figure", "cpn", "reference",
         "ratio", "target", "");
     for (unsigned i = 0; i < g_nrows; i++) {
         const summary_row_t *r = &g_rows[i];
 
-        say("  %-36s %12s  %-26s %7s %10s  %s\n", r->what, r->cpn, r->ref,
+        say("  %-36s %10s  %-32s %7s %10s  %s\n", r->what, r->cpn, r->ref,
             r->ratio, r->target, r->verdict);
     }
 }
@@ -2221,7 +2431,7 @@ int main(int argc, char **argv)
         g_fds[i] = -1;
     }
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;  /* no SA_RESTART: waits see EINTR */
+    sa.sa_handler = on_signal; /* no SA_RESTART: waits see EINTR */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
@@ -2234,8 +2444,9 @@ int main(int argc, char **argv)
         fail("a CPN_SITE_* variable does not parse (see the log above)");
         return 1;
     }
-    base = g_opt.tmp_base ? g_opt.tmp_base
-                          : getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    base = g_opt.tmp_base     ? g_opt.tmp_base
+           : getenv("TMPDIR") ? getenv("TMPDIR")
+                              : "/tmp";
     snprintf(g_tmpdir, sizeof(g_tmpdir), "%s/cpn-bench-XXXXXX", base);
     if (mkdtemp(g_tmpdir) == NULL) {
         fail("mkdtemp %s: %s", g_tmpdir, strerror(errno));
@@ -2248,11 +2459,12 @@ int main(int argc, char **argv)
         cpn_version(), cpn_transports(), hostname,
         sysconf(_SC_NPROCESSORS_ONLN),
         g_opt.quick ? "  [--quick: small sizes, figures not meaningful]" : "");
-    say("  UCX_TLS=%s (cpn and ucx_perftest run with the same environment)\n",
+    say("  UCX_TLS=%s: cpn runs with it; ucx_perftest with it and again "
+        "with UCX_TLS set to the transports of cpn's lanes\n",
         tls ? tls : "unset (UCX picks: all)");
     say("  ucx_perftest: %s\n", g_opt.perftest ? g_opt.perftest
-                                                : "not found on PATH (ratios "
-                                                  "n/a)");
+                                               : "not found on PATH (ratios "
+                                                 "n/a)");
     say("  site: transport %s, chunk %" PRIu64 " B, window %u, pool %" PRIu64
         " B, inline_max %" PRIu64 " B, fsync %s; temp dir %s\n",
         g_defaults.transport ? g_defaults.transport : "?",
@@ -2267,11 +2479,12 @@ int main(int argc, char **argv)
     json_object_set_new(g_json, "cpus",
                         json_integer(sysconf(_SC_NPROCESSORS_ONLN)));
     json_object_set_new(g_json, "quick", json_boolean(g_opt.quick));
-    json_object_set_new(g_json, "ucx_tls", tls ? json_string(tls)
-                                               : json_null());
+    json_object_set_new(g_json, "ucx_tls",
+                        tls ? json_string(tls) : json_null());
     json_object_set_new(g_json, "ucx_perftest",
                         g_opt.perftest ? json_string(g_opt.perftest)
                                        : json_null());
+    /* clang-format off */
     json_object_set_new(g_json, "site", json_pack(
         "{s:s, s:I, s:i, s:I, s:I, s:b}",
         "transport", g_defaults.transport ? g_defaults.transport : "",
@@ -2280,6 +2493,15 @@ int main(int argc, char **argv)
         "pool_size", (json_int_t)g_defaults.pool_size,
         "inline_max", (json_int_t)g_defaults.inline_max,
         "fsync", g_defaults.fsync));
+    /* clang-format on */
+
+    g_busy_start = cpu_busy_pct(1000);
+    say("  machine: %.0f%% of CPU time busy over 1 s before starting%s\n",
+        g_busy_start,
+        g_busy_start > 10 ? "  -- WARNING: other work is "
+                            "running here; figures will be low and noisy"
+                          : " (quiet)");
+    json_object_set_new(g_json, "cpu_busy_pct_before", json_real(g_busy_start));
 
     if (!g_opt.skip_bw && !g_stop) {
         phase_bw();
@@ -2295,6 +2517,10 @@ int main(int argc, char **argv)
     }
     if (g_stop) {
         fail("interrupted");
+    } else {
+        g_busy_end = cpu_busy_pct(1000);
+        json_object_set_new(g_json, "cpu_busy_pct_after",
+                            json_real(g_busy_end));
     }
     print_summary();
     json_object_set_new(g_json, "ok", json_boolean(!g_failed));

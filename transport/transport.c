@@ -80,8 +80,8 @@ static cpn_status_t stub_ep_lanes(cpn_tp_ep_t *ep, char *buf, size_t len)
     return CPN_ERR_UNSUPPORTED;
 }
 
-static cpn_status_t stub_mem_reg(cpn_tp_iface_t *iface, void *addr,
-                                 size_t len, cpn_tp_mem_t **mem_p)
+static cpn_status_t stub_mem_reg(cpn_tp_iface_t *iface, void *addr, size_t len,
+                                 cpn_tp_mem_t **mem_p)
 {
     (void)iface, (void)addr, (void)len, (void)mem_p;
     return CPN_ERR_UNSUPPORTED;
@@ -92,8 +92,7 @@ static void stub_mem_dereg(cpn_tp_mem_t *mem)
     (void)mem;
 }
 
-static cpn_status_t stub_key_pack(cpn_tp_mem_t *mem, void *buf,
-                                  size_t *len_p)
+static cpn_status_t stub_key_pack(cpn_tp_mem_t *mem, void *buf, size_t *len_p)
 {
     (void)mem, (void)buf, (void)len_p;
     return CPN_ERR_UNSUPPORTED;
@@ -130,11 +129,11 @@ static cpn_status_t stub_put(cpn_tp_ep_t *ep, const void *buf, size_t len,
 
 void cpn__tp_fill_stubs(cpn_transport_ops_t *ops)
 {
-#define CPN_TP_FILL(_slot)                                                    \
-    do {                                                                      \
-        if (ops->_slot == NULL) {                                             \
-            ops->_slot = stub_##_slot;                                        \
-        }                                                                     \
+#define CPN_TP_FILL(_slot)                                                     \
+    do {                                                                       \
+        if (ops->_slot == NULL) {                                              \
+            ops->_slot = stub_##_slot;                                         \
+        }                                                                      \
     } while (0)
     CPN_TP_FILL(open);
     CPN_TP_FILL(close);
@@ -164,12 +163,13 @@ static void cpn_tp_registry_init(void)
     cpn_tp_names_buf[0] = '\0';
     for (i = 0; cpn__tp_registry[i] != NULL; i++) {
         const cpn_transport_ops_t *ops = cpn__tp_registry[i];
-        size_t nlen                    = strlen(ops->name);
+        size_t nlen = strlen(ops->name);
 
         if (cpn_tp_nfilled == CPN_TP_MAX_BACKENDS ||
             used + nlen + 2 > sizeof(cpn_tp_names_buf)) {
             cpn_error("transport registry: backend '%s' ignored, raise "
-                      "CPN_TP_MAX_BACKENDS", ops->name);
+                      "CPN_TP_MAX_BACKENDS",
+                      ops->name);
             continue;
         }
         cpn_tp_filled[cpn_tp_nfilled] = *ops;
@@ -249,7 +249,7 @@ cpn_status_t cpn__tp_parse_addr(const char *addr, char *host, size_t hlen,
     if (addr[0] == '[') {
         /* "[v6addr]:PORT" */
         hstart = addr + 1;
-        hend   = strchr(hstart, ']');
+        hend = strchr(hstart, ']');
         if (hend == NULL || hend[1] != ':') {
             goto err_invalid;
         }
@@ -258,7 +258,7 @@ cpn_status_t cpn__tp_parse_addr(const char *addr, char *host, size_t hlen,
         /* "HOST:PORT": exactly one colon, else it is a bare IPv6 address
          * and the port cannot be told apart from it. */
         hstart = addr;
-        hend   = strchr(addr, ':');
+        hend = strchr(addr, ':');
         if (hend == NULL || strchr(hend + 1, ':') != NULL) {
             goto err_invalid;
         }
@@ -283,6 +283,7 @@ cpn_status_t cpn__tp_parse_addr(const char *addr, char *host, size_t hlen,
 
 err_invalid:
     cpn_debug("'%s' is not an address of the form HOST:PORT or [V6]:PORT "
-              "(port 0..65535)", addr);
+              "(port 0..65535)",
+              addr);
     return CPN_ERR_INVALID;
 }

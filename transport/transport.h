@@ -40,7 +40,8 @@ typedef struct cpn_tp_handlers {
     /** A peer connected to our listener; @p ep is new and ready to send. */
     void (*accept)(void *arg, cpn_tp_ep_t *ep);
     /** An outgoing connect finished: CPN_OK, or why not (ep stays valid
-     *  until ep_close). */
+     *  until ep_close). Runs once, before any recv on @p ep; a failed
+     *  connect is reported here, never as ep_error. */
     void (*connected)(void *arg, cpn_tp_ep_t *ep, cpn_status_t status);
     /** A message arrived. @p data is valid only during the call. */
     void (*recv)(void *arg, cpn_tp_ep_t *ep, const void *data, size_t len);
@@ -91,7 +92,9 @@ struct cpn_transport_ops {
     cpn_status_t (*open)(const cpn_tp_params_t *params,
                          const cpn_tp_handlers_t *handlers,
                          cpn_tp_iface_t **iface_p);
-    /** Stop it; closes every endpoint without callbacks, frees all. */
+    /** Stop it; closes every endpoint without callbacks (completions of
+     *  outstanding operations included: ep_close first to get them), frees
+     *  all. Not from inside a callback. */
     void (*close)(cpn_tp_iface_t *iface);
     /** Make progress; @return events handled. Never blocks. */
     unsigned (*progress)(cpn_tp_iface_t *iface);
@@ -100,17 +103,23 @@ struct cpn_transport_ops {
     cpn_status_t (*wait)(cpn_tp_iface_t *iface, int timeout_ms);
 
     /* -- connections -- */
-    /** Listen on @p host : @p port (0 = any free); @p port_p gets it. */
+    /** Listen on @p host : @p port (0 = any free); @p port_p gets it.
+     *  @return CPN_OK, CPN_ERR_BUSY (address in use), CPN_ERR_EXISTS
+     *  (already listening), CPN_ERR_INVALID (bad host), or another error. */
     cpn_status_t (*listen)(cpn_tp_iface_t *iface, const char *host,
                            uint16_t port, uint16_t *port_p);
     /** Start connecting; handlers.connected reports the outcome. Sends may
-     *  be posted at once (they are queued until connected). */
+     *  be posted at once (they are queued until connected).
+     *  @return CPN_OK with @p ep_p set, or an error (no ep, no handler). */
     cpn_status_t (*connect)(cpn_tp_iface_t *iface, const char *host,
                             uint16_t port, cpn_tp_ep_t **ep_p);
     /** Close an endpoint; outstanding operations complete with
-     *  CPN_ERR_CANCELED. No handler runs for it afterwards. */
+     *  CPN_ERR_CANCELED (inside this call or from a later progress). No
+     *  handler runs for it afterwards. Never blocks; may be called from a
+     *  callback; @p ep is invalid on return. */
     void (*ep_close)(cpn_tp_ep_t *ep);
-    /** Describe the lanes in use to this peer into @p buf ("cma/memory ..."). */
+    /** Describe the lanes in use to this peer into @p buf ("cma/memory ...");
+     *  CPN_ERR_TOO_BIG if @p len is too small. */
     cpn_status_t (*ep_lanes)(cpn_tp_ep_t *ep, char *buf, size_t len);
 
     /* -- memory -- */

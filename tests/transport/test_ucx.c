@@ -1,22 +1,28 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Tests of the transport layer and its UCX backend: two interfaces in one
  * process, one listening on 127.0.0.1 port 0 and one connecting, both
- * progressed in one loop. Every data test runs twice, with UCX_TLS=tcp and
- * with UCX's default transports (shared memory and cma on one host): the
- * variable is set before ucp_config_read, and Criterion runs each test in a
- * process of its own. Also here: the registry and address parsing. */
+ * progressed in one loop. The data tests run with UCX_TLS=tcp, with UCX's
+ * default transports, and with CPN_UCX_SHM=y (shared-memory lanes); puts
+ * also run each way the backend carries them (CPN_UCX_PUT). The variables
+ * are set before ucp_config_read, and Criterion runs each test in a process
+ * of its own. One test forks a source and kills it mid-put. Also here: the
+ * registry and address parsing. */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cpn/config.h>
+#include <ucp/api/ucp.h>
 
 #include "core/clock.h"
 #include "core/compiler.h"
@@ -27,7 +33,7 @@
 typedef struct side {
     const char *name;
     cpn_tp_iface_t *iface;
-    cpn_tp_ep_t *ep;              /* the ep we connected or last accepted */
+    cpn_tp_ep_t *ep; /* the ep we connected or last accepted */
     unsigned naccepted;
     unsigned nconnected;
     cpn_status_t connect_status;
@@ -36,12 +42,12 @@ typedef struct side {
     cpn_tp_ep_t *error_ep;
     unsigned nrecv;
     cpn_tp_ep_t *recv_ep;
-    uint8_t *msg;                 /* copy of the last message */
+    uint8_t *msg; /* copy of the last message */
     size_t msg_len;
     unsigned nnotify;
-    unsigned notify_bad;          /* notifies whose bytes were not there */
-    uint8_t *region;              /* where puts land, checked at notify */
-    const uint8_t *src;           /* what they should hold */
+    unsigned notify_bad; /* notifies whose bytes were not there */
+    uint8_t *region;     /* where puts land, checked at notify */
+    const uint8_t *src;  /* what they should hold */
 } side_t;
 
 /* What a test put tells the target: where, how much, from which source. */
@@ -53,8 +59,8 @@ typedef struct put_note {
 } put_note_t;
 
 static const cpn_transport_ops_t *ops;
-static side_t srv = { .name = "srv" };
-static side_t cli = { .name = "cli" };
+static side_t srv = {.name = "srv"};
+static side_t cli = {.name = "cli"};
 static uint16_t srv_port;
 
 static void on_accept(void *arg, cpn_tp_ep_t *ep)
@@ -97,8 +103,9 @@ static void on_put_notify(void *arg, cpn_tp_ep_t *ep, const void *notify,
     cr_assert_eq(len, sizeof(note), "%s: notify of %zu bytes", s->name, len);
     memcpy(&note, notify, sizeof(note));
     /* The contract: the bytes are visible when the notify arrives. */
-    if (s->region == NULL || s->src == NULL ||
-        memcmp(s->region + note.off, s->src + note.src_off, note.len) != 0) {
+    if (s->src != NULL &&
+        (s->region == NULL ||
+         memcmp(s->region + note.off, s->src + note.src_off, note.len) != 0)) {
         s->notify_bad++;
     }
     s->nnotify++;
@@ -110,7 +117,7 @@ static void on_ep_error(void *arg, cpn_tp_ep_t *ep, cpn_status_t status)
 
     s->nerror++;
     s->error_status = status;
-    s->error_ep     = ep;
+    s->error_ep = ep;
 }
 
 /* Completions of sends and puts. */
@@ -142,43 +149,56 @@ static void progress_both(void)
 }
 
 /* Progress both sides until @p cond holds or @p ms pass; true if it holds. */
-#define PUMP(cond, ms)                                                        \
-    ({                                                                        \
-        uint64_t _dl = cpn_deadline_ns(ms);                                   \
-        int _ok;                                                              \
-        while (!(_ok = !!(cond)) && cpn_time_ns() < _dl) {                    \
-            progress_both();                                                  \
-        }                                                                     \
-        _ok;                                                                  \
+#define PUMP(cond, ms)                                                         \
+    ({                                                                         \
+        uint64_t _dl = cpn_deadline_ns(ms);                                    \
+        int _ok;                                                               \
+        while (!(_ok = !!(cond)) && cpn_time_ns() < _dl) {                     \
+            progress_both();                                                   \
+        }                                                                      \
+        _ok;                                                                   \
     })
 
 /* ---- setup -------------------------------------------------------------- */
 
 struct tls_param {
     char tls[16]; /* UCX_TLS, or "" for UCX's default */
+    char put[8];  /* CPN_UCX_PUT, or "" for the default (auto) */
+    int shm;      /* CPN_UCX_SHM=y: shared memory between the two sides */
 };
 
-static struct tls_param tls_params[] = { { "tcp" }, { "" } };
+static struct tls_param tls_params[] = {
+    {"tcp", "", 0}, {"", "", 0}, {"", "", 1}};
+
+/* Puts run each way the backend can carry them: AM puts (tcp has no RMA
+ * lane, so auto picks them), RMA puts over shared memory, AM puts forced
+ * over shared memory, and UCX's own put emulation over tcp. */
+static struct tls_param put_params[] = {
+    {"tcp", "auto", 0}, {"", "auto", 1}, {"", "am", 1}, {"tcp", "rma", 0}};
 
 static const char *tls_name(const struct tls_param *p)
 {
-    return p->tls[0] ? p->tls : "default";
+    static char name[32];
+
+    snprintf(name, sizeof(name), "%s%s%s%s", p->tls[0] ? p->tls : "default",
+             p->shm ? "+shm" : "", p->put[0] ? "/put=" : "", p->put);
+    return name;
 }
 
 static void side_open(side_t *s)
 {
     cpn_tp_handlers_t h = {
-        .accept     = on_accept,
-        .connected  = on_connected,
-        .recv       = on_recv,
+        .accept = on_accept,
+        .connected = on_connected,
+        .recv = on_recv,
         .put_notify = on_put_notify,
-        .ep_error   = on_ep_error,
-        .arg        = s,
+        .ep_error = on_ep_error,
+        .arg = s,
     };
-    cpn_tp_params_t params = { .site_name = s->name };
+    cpn_tp_params_t params = {.site_name = s->name};
 
-    cr_assert_eq(ops->open(&params, &h, &s->iface), CPN_OK,
-                 "%s: open failed", s->name);
+    cr_assert_eq(ops->open(&params, &h, &s->iface), CPN_OK, "%s: open failed",
+                 s->name);
 }
 
 /* Open both sides with UCX_TLS from @p p; the server listens. */
@@ -189,6 +209,12 @@ static void pair_open(const struct tls_param *p)
     } else {
         unsetenv("UCX_TLS");
     }
+    if (p->put[0] != '\0') {
+        setenv("CPN_UCX_PUT", p->put, 1);
+    } else {
+        unsetenv("CPN_UCX_PUT");
+    }
+    setenv("CPN_UCX_SHM", p->shm ? "y" : "n", 1);
     ops = cpn__tp_find("ucx");
     cr_assert_not_null(ops, "ucx is not built in (have: %s)", cpn__tp_names());
     side_open(&srv);
@@ -238,12 +264,13 @@ static void fill_random(uint8_t *buf, size_t len, uint64_t seed)
     }
 }
 
-#define TLS_PARAMS(_name)                                                     \
-    ParameterizedTestParameters(ucx, _name)                                   \
-    {                                                                         \
-        return cr_make_param_array(struct tls_param, tls_params,              \
-                                   CPN_ARRAY_SIZE(tls_params));               \
+#define TLS_PARAMS_FROM(_name, _array)                                         \
+    ParameterizedTestParameters(ucx, _name)                                    \
+    {                                                                          \
+        return cr_make_param_array(struct tls_param, _array,                   \
+                                   CPN_ARRAY_SIZE(_array));                    \
     }
+#define TLS_PARAMS(_name) TLS_PARAMS_FROM(_name, tls_params)
 
 /* ---- connect, accept, lanes -------------------------------------------- */
 
@@ -261,6 +288,11 @@ ParameterizedTest(struct tls_param *p, ucx, connect_lanes)
     cr_assert_eq(strchr(lanes, '/') != NULL, 1, "lanes '%s'", lanes);
     if (strcmp(p->tls, "tcp") == 0) {
         cr_assert_not_null(strstr(lanes, "tcp/"), "lanes '%s'", lanes);
+    }
+    if (p->shm) {
+        cr_assert(strstr(lanes, "posix/") != NULL ||
+                      strstr(lanes, "sysv/") != NULL,
+                  "CPN_UCX_SHM=y but no shared-memory lane: '%s'", lanes);
     }
     fprintf(stderr, "ucx/%s: client lanes: %s\n", tls_name(p), lanes);
     cr_assert_eq(ops->ep_lanes(srv.ep, lanes, sizeof(lanes)), CPN_OK);
@@ -290,7 +322,7 @@ static void send_check(side_t *from, side_t *to, size_t len, uint64_t seed,
 {
     uint8_t *buf = malloc(len);
     unsigned before = to->nrecv;
-    comp_t c = { 0 };
+    comp_t c = {0};
     cpn_status_t st;
 
     cr_assert_not_null(buf);
@@ -312,17 +344,16 @@ static void send_check(side_t *from, side_t *to, size_t len, uint64_t seed,
     cr_assert_eq(to->nrecv, before + 1);
     cr_assert_eq(to->recv_ep, to->ep);
     cr_assert_eq(to->msg_len, len, "sent %zu, got %zu", len, to->msg_len);
-    cr_assert_eq(memcmp(to->msg, buf, len), 0, "data of %zu bytes differ",
-                 len);
+    cr_assert_eq(memcmp(to->msg, buf, len), 0, "data of %zu bytes differ", len);
     free(buf);
 }
 
 TLS_PARAMS(send)
 ParameterizedTest(struct tls_param *p, ucx, send)
 {
-    static const size_t sizes[] = { 1, 4096, 1 << 20, 16 << 20, 0 };
+    static const size_t sizes[] = {1, 4096, 1 << 20, 16 << 20, 64 << 20, 0};
     uint8_t early = 0x5a;
-    comp_t c = { 0 };
+    comp_t c = {0};
     cpn_status_t st;
     unsigned i;
 
@@ -343,6 +374,32 @@ ParameterizedTest(struct tls_param *p, ucx, send)
         send_check(&cli, &srv, sizes[i], i + 1, 0);
         send_check(&srv, &cli, sizes[i], i + 100, 1);
     }
+
+    /* Sanity figure: 64 MiB messages one after the other. */
+    {
+        size_t len = 64 << 20;
+        uint8_t *buf = malloc(len);
+        unsigned n = 4, before = srv.nrecv;
+        uint64_t t0;
+
+        cr_assert_not_null(buf);
+        memset(buf, 3, len);
+        memset(&c, 0, sizeof(c));
+        t0 = cpn_time_ns();
+        for (i = 0; i < n; i++) {
+            unsigned done = c.n;
+
+            st = ops->send(cli.ep, buf, len, on_comp, &c);
+            cr_assert(st == CPN_OK || st == CPN_INPROGRESS);
+            cr_assert(PUMP(srv.nrecv == before + i + 1 &&
+                               (st == CPN_OK || c.n == done + 1),
+                           30000));
+        }
+        fprintf(stderr, "ucx/%s: send %u x 64 MiB: %.2f GB/s\n", tls_name(p), n,
+                (double)n * len / (double)(cpn_time_ns() - t0));
+        cr_assert_eq(c.nerr, 0);
+        free(buf);
+    }
     ops->ep_close(cli.ep);
     pair_close();
 }
@@ -352,8 +409,8 @@ ParameterizedTest(struct tls_param *p, ucx, send)
 #define REGION (64u << 20)
 
 typedef struct put_rig {
-    uint8_t *dst;          /* server's landing region */
-    uint8_t *src;          /* client's source */
+    uint8_t *dst; /* server's landing region */
+    uint8_t *src; /* client's source */
     cpn_tp_mem_t *dst_mem;
     cpn_tp_mem_t *src_mem;
     cpn_tp_rkey_t *rkey;
@@ -368,7 +425,7 @@ static void put_rig_open(put_rig_t *r, size_t len)
     size_t klen = CPN_TP_RKEY_MAX, small = 1;
     uint64_t addr;
     cpn_status_t st;
-    comp_t c = { 0 };
+    comp_t c = {0};
 
     r->dst = aligned_alloc(4096, len);
     r->src = aligned_alloc(4096, len);
@@ -376,7 +433,7 @@ static void put_rig_open(put_rig_t *r, size_t len)
     memset(r->dst, 0, len);
     fill_random(r->src, len, 42);
     srv.region = r->dst;
-    srv.src    = r->src;
+    srv.src = r->src;
 
     cr_assert_eq(ops->mem_reg(srv.iface, r->dst, len, &r->dst_mem), CPN_OK);
     cr_assert_eq(ops->mem_reg(cli.iface, r->src, len, &r->src_mem), CPN_OK);
@@ -400,7 +457,7 @@ static void put_rig_close(put_rig_t *r)
     ops->mem_dereg(r->src_mem);
     ops->mem_dereg(r->dst_mem);
     srv.region = NULL;
-    srv.src    = NULL;
+    srv.src = NULL;
     free(r->dst);
     free(r->src);
 }
@@ -409,23 +466,22 @@ static cpn_status_t put_one(put_rig_t *r, uint64_t off, size_t len,
                             uint64_t src_off, uint32_t index, int with_mem,
                             comp_t *c)
 {
-    put_note_t note = { .off = off, .len = len, .src_off = src_off,
-                        .index = index };
+    put_note_t note = {
+        .off = off, .len = len, .src_off = src_off, .index = index};
 
-    return ops->put(cli.ep, r->src + src_off, len,
-                    with_mem ? r->src_mem : NULL, r->raddr + off, r->rkey,
-                    &note, sizeof(note), on_comp, c);
+    return ops->put(cli.ep, r->src + src_off, len, with_mem ? r->src_mem : NULL,
+                    r->raddr + off, r->rkey, &note, sizeof(note), on_comp, c);
 }
 
-TLS_PARAMS(put)
+TLS_PARAMS_FROM(put, put_params)
 ParameterizedTest(struct tls_param *p, ucx, put)
 {
     put_rig_t r;
     uint64_t t0, ns;
     size_t len;
     unsigned i, rounds = 8;
-    uint8_t big_notify[CPN_TP_NOTIFY_MAX + 1] = { 0 };
-    comp_t c = { 0 };
+    uint8_t big_notify[CPN_TP_NOTIFY_MAX + 1] = {0};
+    comp_t c = {0};
 
     pair_open(p);
     pair_connect();
@@ -475,16 +531,16 @@ ParameterizedTest(struct tls_param *p, ucx, put)
                 posted++;
                 continue;
             }
-            cr_assert(PUMP(posted < rounds ? posted - c.n < 2 : c.n == rounds,
-                           30000),
-                      "64 MiB put: no completion within 30 s");
+            cr_assert(
+                PUMP(posted < rounds ? posted - c.n < 2 : c.n == rounds, 30000),
+                "64 MiB put: no completion within 30 s");
         }
         cr_assert(PUMP(srv.nnotify == nn + rounds, 10000));
         ns = cpn_time_ns() - t0;
     }
     cr_assert_eq(c.nerr, 0);
-    fprintf(stderr, "ucx/%s: put %u x 64 MiB: %.2f GB/s\n", tls_name(p),
-            rounds, (double)rounds * REGION / (double)ns);
+    fprintf(stderr, "ucx/%s: put %u x 64 MiB: %.2f GB/s\n", tls_name(p), rounds,
+            (double)rounds * REGION / (double)ns);
     srv.notify_bad = 0;
 
     put_rig_close(&r);
@@ -492,7 +548,7 @@ ParameterizedTest(struct tls_param *p, ucx, put)
     pair_close();
 }
 
-TLS_PARAMS(put_many)
+TLS_PARAMS_FROM(put_many, put_params)
 ParameterizedTest(struct tls_param *p, ucx, put_many)
 {
     enum { N = 256, CHUNK = 64 << 10 };
@@ -529,14 +585,183 @@ ParameterizedTest(struct tls_param *p, ucx, put_many)
     pair_close();
 }
 
+/* A put must stay inside the region its key describes, and a target takes
+ * AM puts only into regions registered there. */
+Test(ucx, put_bounds)
+{
+    struct tls_param p = {"tcp", "am", 0};
+    size_t len = 1 << 20;
+    comp_t c = {0};
+    cpn_tp_rkey_t *stale;
+    put_rig_t r;
+    unsigned nn;
+
+    pair_open(&p);
+    pair_connect();
+    put_rig_open(&r, len);
+
+    /* the source refuses what the key does not cover */
+    cr_assert_eq(put_one(&r, len - 10, 11, 0, 0, 1, &c), CPN_ERR_INVALID);
+    cr_assert_eq(ops->put(cli.ep, r.src, 1, NULL, r.raddr - 1, r.rkey, NULL, 0,
+                          on_comp, &c),
+                 CPN_ERR_INVALID);
+    cr_assert_eq(put_one(&r, 0, len, 0, 0, 1, &c), CPN_INPROGRESS);
+    cr_assert(PUMP(c.n == 1 && srv.nnotify == 1, 10000));
+    cr_assert_eq(c.last, CPN_OK);
+
+    /* the target drops puts into a region it no longer has: a rendezvous
+     * one fails at the source, and neither is notified */
+    stale = r.rkey;
+    r.rkey = NULL;
+    ops->mem_dereg(r.dst_mem);
+    ops->mem_reg(srv.iface, r.dst, len, &r.dst_mem);
+    memset(&c, 0, sizeof(c));
+    nn = srv.nnotify;
+    r.rkey = stale;
+    cr_assert_eq(put_one(&r, 0, len, 0, 1, 1, &c), CPN_INPROGRESS);
+    cr_assert(PUMP(c.n == 1, 10000));
+    cr_assert_neq(c.last, CPN_OK, "a put into a dropped region succeeded");
+    cr_assert_eq(put_one(&r, 0, 10, 0, 2, 1, &c), CPN_INPROGRESS);
+    cr_assert(PUMP(c.n == 2, 10000));
+    PUMP(0, 200);
+    cr_assert_eq(srv.nnotify, nn, "notify for a put that was dropped");
+
+    put_rig_close(&r);
+    ops->ep_close(cli.ep);
+    pair_close();
+}
+
+/* A source that dies in the middle of its puts takes down its endpoint,
+ * not the target: the target sees ep_error and still accepts connections.
+ * (UCX 1.13's own put emulation over tcp fails this: the target aborts.) */
+static void killed_source(int fd)
+{
+    enum { CHUNK = 1 << 20, WINDOW = 8 };
+    uint8_t *src = malloc(CHUNK);
+    comp_t c = {0};
+    cpn_tp_rkey_t *rkey;
+    uint64_t raddr, posted = 0;
+    uint16_t port;
+
+    /* Never outlive the test, whatever happens to it. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() == 1) {
+        _exit(9);
+    }
+    if (src == NULL || read(fd, &port, sizeof(port)) != sizeof(port)) {
+        _exit(10);
+    }
+    memset(src, 0x77, CHUNK);
+    ops = cpn__tp_find("ucx");
+    side_open(&cli);
+    if (ops->connect(cli.iface, "127.0.0.1", port, &cli.ep) != CPN_OK ||
+        !PUMP(cli.nrecv == 1, 10000)) {
+        _exit(11);
+    }
+    memcpy(&raddr, cli.msg, 8);
+    if (ops->key_unpack(cli.ep, cli.msg + 8, cli.msg_len - 8, &rkey) !=
+        CPN_OK) {
+        _exit(12);
+    }
+    for (;;) { /* until killed */
+        while (posted - c.n < WINDOW) {
+            put_note_t note = {.off = (posted % 16) * CHUNK, .len = CHUNK};
+
+            if (ops->put(cli.ep, src, CHUNK, NULL, raddr + note.off, rkey,
+                         &note, sizeof(note), on_comp, &c) != CPN_INPROGRESS) {
+                _exit(13);
+            }
+            posted++;
+        }
+        ops->progress(cli.iface);
+    }
+}
+
+ParameterizedTestParameters(ucx, source_killed_mid_put)
+{
+    /* Not with CPN_UCX_SHM=y: a source killed mid-send can leave the
+     * target's shared-memory FIFO stuck (see cpn_ucx_config_shm). */
+    static struct tls_param kp[] = {{"tcp", "auto", 0}, {"", "auto", 0}};
+
+    return cr_make_param_array(struct tls_param, kp, CPN_ARRAY_SIZE(kp));
+}
+
+ParameterizedTest(struct tls_param *p, ucx, source_killed_mid_put)
+{
+    size_t len = 16 << 20;
+    uint8_t kbuf[8 + CPN_TP_RKEY_MAX];
+    size_t klen = CPN_TP_RKEY_MAX;
+    uint8_t *dst = aligned_alloc(4096, len);
+    cpn_tp_mem_t *mem;
+    int pfd[2], wstatus;
+    comp_t c = {0};
+    cpn_status_t st;
+    uint64_t addr;
+    pid_t pid;
+
+    cr_assert_not_null(dst);
+    cr_assert_eq(pipe(pfd), 0);
+    if (p->tls[0] != '\0') {
+        setenv("UCX_TLS", p->tls, 1);
+    } else {
+        unsetenv("UCX_TLS");
+    }
+    setenv("CPN_UCX_PUT", p->put, 1);
+    setenv("CPN_UCX_SHM", "n", 1);
+    fflush(NULL);
+    pid = fork(); /* before any UCX state exists in this process */
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        close(pfd[1]);
+        killed_source(pfd[0]);
+    }
+    close(pfd[0]);
+
+    ops = cpn__tp_find("ucx");
+    side_open(&srv);
+    cr_assert_eq(ops->listen(srv.iface, "127.0.0.1", 0, &srv_port), CPN_OK);
+    cr_assert_eq(write(pfd[1], &srv_port, sizeof(srv_port)),
+                 (ssize_t)sizeof(srv_port));
+    cr_assert(PUMP(srv.naccepted == 1, 10000), "the source did not connect");
+    cr_assert_eq(ops->mem_reg(srv.iface, dst, len, &mem), CPN_OK);
+    cr_assert_eq(ops->key_pack(mem, kbuf + 8, &klen), CPN_OK);
+    addr = (uint64_t)(uintptr_t)dst;
+    memcpy(kbuf, &addr, 8);
+    st = ops->send(srv.ep, kbuf, 8 + klen, on_comp, &c);
+    cr_assert(st == CPN_OK || st == CPN_INPROGRESS, "%s", cpn_status_str(st));
+    cr_assert(PUMP(srv.nnotify >= 20, 20000), "only %u puts arrived",
+              srv.nnotify);
+
+    kill(pid, SIGKILL);
+    cr_assert_eq(waitpid(pid, &wstatus, 0), pid);
+    cr_assert(WIFSIGNALED(wstatus), "the source exited by itself (%d)",
+              WEXITSTATUS(wstatus));
+    cr_assert(PUMP(srv.nerror == 1, 15000), "no ep_error after the kill");
+    cr_assert(CPN_STATUS_IS_ENDPOINT(srv.error_status), "%s",
+              cpn_status_name(srv.error_status));
+    PUMP(0, 500);
+    ops->ep_close(srv.ep);
+
+    /* still serving */
+    side_open(&cli);
+    pair_connect();
+    send_check(&cli, &srv, 1000, 5, 0);
+    fprintf(stderr,
+            "ucx/%s: target survived its source's death after %u "
+            "puts\n",
+            tls_name(p), srv.nnotify);
+    ops->mem_dereg(mem);
+    pair_close();
+    free(dst);
+}
+
 /* ---- failures ---------------------------------------------------------- */
 
 /* A port on 127.0.0.1 where nothing listens (bound, then released). */
 static uint16_t dead_port(void)
 {
-    struct sockaddr_in sin = { .sin_family = AF_INET };
-    socklen_t slen         = sizeof(sin);
-    int fd                 = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    socklen_t slen = sizeof(sin);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
 
     cr_assert_geq(fd, 0);
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -555,8 +780,8 @@ ParameterizedTest(struct tls_param *p, ucx, connect_refused)
 
     pair_open(p);
     port = dead_port();
-    t0   = cpn_time_ns();
-    st   = ops->connect(cli.iface, "127.0.0.1", port, &cli.ep);
+    t0 = cpn_time_ns();
+    st = ops->connect(cli.iface, "127.0.0.1", port, &cli.ep);
     if (st == CPN_OK) {
         cr_assert(PUMP(cli.nconnected == 1, 5000),
                   "no verdict on a dead port within 5 s");
@@ -607,9 +832,9 @@ ParameterizedTest(struct tls_param *p, ucx, close_gives_ep_error)
 TLS_PARAMS(close_cancels)
 ParameterizedTest(struct tls_param *p, ucx, close_cancels)
 {
-    size_t len   = 16 << 20;
+    size_t len = 16 << 20;
     uint8_t *buf = malloc(len);
-    comp_t c     = { 0 };
+    comp_t c = {0};
     cpn_status_t st;
 
     cr_assert_not_null(buf);
@@ -668,12 +893,30 @@ ParameterizedTest(struct tls_param *p, ucx, wait)
 
 Test(ucx, listen_ipv6)
 {
-    struct tls_param p = { "tcp" };
+    struct tls_param p = {"tcp", "", 0};
+    unsigned major, minor, release;
     uint16_t port;
     cpn_status_t st;
 
     pair_open(&p);
+    ucp_get_version(&major, &minor, &release);
     st = ops->listen(cli.iface, "::1", 0, &port);
+    if (major == 1 && minor < 14) {
+        /* UCX 1.13 corrupts its heap on IPv6 client-server connections: the
+         * backend refuses IPv6, and "localhost" still works over IPv4. */
+        cr_assert_eq(st, CPN_ERR_UNSUPPORTED, "%s", cpn_status_name(st));
+        cr_assert_eq(ops->connect(srv.iface, "[::1]", srv_port, &srv.ep),
+                     CPN_ERR_UNSUPPORTED);
+        cr_assert_eq(ops->listen(cli.iface, "localhost", 0, &port), CPN_OK);
+        cr_assert_eq(ops->connect(srv.iface, "localhost", port, &srv.ep),
+                     CPN_OK);
+        cr_assert(PUMP(srv.nconnected == 1 && cli.naccepted == 1, 10000));
+        cr_assert_eq(srv.connect_status, CPN_OK);
+        pair_close();
+        cr_skip_test("UCX %u.%u cannot carry IPv6 connections safely; "
+                     "checked that they are refused",
+                     major, minor);
+    }
     if (st != CPN_OK) {
         pair_close();
         cr_skip_test("no IPv6 loopback here (%s)", cpn_status_name(st));
@@ -690,7 +933,7 @@ Test(ucx, listen_ipv6)
 
 Test(ucx, listen_busy)
 {
-    struct tls_param p = { "tcp" };
+    struct tls_param p = {"tcp", "", 0};
     uint16_t port;
 
     pair_open(&p);
@@ -702,9 +945,9 @@ Test(ucx, listen_busy)
 
 Test(ucx, close_with_open_eps)
 {
-    struct tls_param p = { "tcp" };
-    uint8_t buf[64] = { 0 };
-    comp_t c = { 0 };
+    struct tls_param p = {"tcp", "", 0};
+    uint8_t buf[64] = {0};
+    comp_t c = {0};
 
     pair_open(&p);
     pair_connect();
@@ -722,7 +965,7 @@ Test(ucx, close_with_open_eps)
 Test(transport, registry)
 {
     const cpn_transport_ops_t *u = cpn__tp_find("ucx");
-    cpn_transport_ops_t t = { .name = "empty" };
+    cpn_transport_ops_t t = {.name = "empty"};
     cpn_tp_iface_t *iface = NULL;
 
     cr_assert_not_null(u);
@@ -756,25 +999,25 @@ Test(transport, parse_addr)
         const char *host;
         int port; /* -1: invalid */
     } cases[] = {
-        { "127.0.0.1:80", "127.0.0.1", 80 },
-        { "site-b.example:0", "site-b.example", 0 },
-        { "h:65535", "h", 65535 },
-        { "[::1]:7000", "::1", 7000 },
-        { "[fe80::1%eth0]:1", "fe80::1%eth0", 1 },
-        { "h:65536", NULL, -1 },
-        { "h:", NULL, -1 },
-        { ":80", NULL, -1 },
-        { "h", NULL, -1 },
-        { "h:8x", NULL, -1 },
-        { "h:-1", NULL, -1 },
-        { "h:+1", NULL, -1 },
-        { "h:000080", NULL, -1 },
-        { "::1:80", NULL, -1 },
-        { "[::1]80", NULL, -1 },
-        { "[::1:80", NULL, -1 },
-        { "[]:80", NULL, -1 },
-        { "a b:80", NULL, -1 },
-        { "", NULL, -1 },
+        {"127.0.0.1:80", "127.0.0.1", 80},
+        {"site-b.example:0", "site-b.example", 0},
+        {"h:65535", "h", 65535},
+        {"[::1]:7000", "::1", 7000},
+        {"[fe80::1%eth0]:1", "fe80::1%eth0", 1},
+        {"h:65536", NULL, -1},
+        {"h:", NULL, -1},
+        {":80", NULL, -1},
+        {"h", NULL, -1},
+        {"h:8x", NULL, -1},
+        {"h:-1", NULL, -1},
+        {"h:+1", NULL, -1},
+        {"h:000080", NULL, -1},
+        {"::1:80", NULL, -1},
+        {"[::1]80", NULL, -1},
+        {"[::1:80", NULL, -1},
+        {"[]:80", NULL, -1},
+        {"a b:80", NULL, -1},
+        {"", NULL, -1},
     };
     char host[64];
     char small[4];
@@ -786,7 +1029,7 @@ Test(transport, parse_addr)
 
         strcpy(host, "untouched");
         port = 4242;
-        st   = cpn__tp_parse_addr(cases[i].in, host, sizeof(host), &port);
+        st = cpn__tp_parse_addr(cases[i].in, host, sizeof(host), &port);
         if (cases[i].port < 0) {
             cr_assert_eq(st, CPN_ERR_INVALID, "'%s' accepted", cases[i].in);
             cr_assert_str_eq(host, "untouched");

@@ -68,8 +68,8 @@ static void cli_demo_help(FILE *out)
             "Exit codes: 0 verified; 1 task failed; 2 usage; 3 peer problem;\n"
             "4 local file error; 5 a landed file differs from its source.\n"
             "\n"
-            "Try also: UCX_TLS=tcp cpn demo --size 1G (UCX picks shared memory\n"
-            "on one machine otherwise).\n");
+            "Try also: CPN_UCX_SHM=y cpn demo --size 1G (the two sites share\n"
+            "memory instead of tcp; `cpn info --config` lists every knob).\n");
 }
 
 /* ---- the receiving site, a child process ---------------------------------- */

@@ -223,6 +223,13 @@ int cli_cmd_serve(int argc, char **argv)
         }
         return st == CPN_ERR_IO ? CLI_EXIT_LOCAL : CLI_EXIT_TASK;
     }
+    /* Refuse to listen for tasks that could never land. */
+    if (access(land, W_OK | X_OK) != 0) {
+        fprintf(stderr, "cpn serve: cannot land in %s: %s\n", land,
+                strerror(errno));
+        cpn_site_close(site);
+        return CLI_EXIT_LOCAL;
+    }
     st = cpn_site_listen(site, listen_addr, bound, sizeof(bound));
     if (st != CPN_OK) {
         fprintf(stderr, "cpn serve: cannot listen on %s: %s\n", listen_addr,

@@ -13,11 +13,40 @@
 
 #include "transport/transport.h"
 
-/** AM ids on the wire: a message (send), and a put's notify. */
+/** AM ids on the wire: a message (send), a put's notify after an RMA put,
+ *  and a put carried as an active message (header + bytes). */
 enum {
-    CPN_UCX_AM_MSG    = 0,
+    CPN_UCX_AM_MSG = 0,
     CPN_UCX_AM_NOTIFY = 1,
+    CPN_UCX_AM_PUT = 2,
 };
+
+/** How put moves bytes (CPN_UCX_PUT). */
+typedef enum cpn_ucx_put_mode {
+    CPN_UCX_PUT_AUTO = 0, /**< per ep: RMA if UCX has an RMA lane, else AM */
+    CPN_UCX_PUT_RMA,      /**< ucp_put_nbx, ep flush, then the notify */
+    CPN_UCX_PUT_AM,       /**< AM id 2; the target copies, then notifies */
+} cpn_ucx_put_mode_t;
+
+/** Header of an AM put (host byte order: both ends share the UCX rkey
+ *  format, which is host order too); the notify bytes follow it. */
+typedef struct cpn_ucx_put_hdr {
+    uint64_t raddr;      /**< where the bytes go, inside the region */
+    uint32_t region;     /**< cpn_ucx_mem_t.id of the target region */
+    uint32_t notify_len; /**< <= CPN_TP_NOTIFY_MAX */
+} cpn_ucx_put_hdr_t;
+
+#define CPN_UCX_PUT_HDR_MAX (sizeof(cpn_ucx_put_hdr_t) + CPN_TP_NOTIFY_MAX)
+
+/** What key_pack writes before UCX's own packed rkey. */
+typedef struct cpn_ucx_key_hdr {
+    uint32_t magic; /**< CPN_UCX_KEY_MAGIC */
+    uint32_t region;
+    uint64_t base;
+    uint64_t len;
+} cpn_ucx_key_hdr_t;
+
+#define CPN_UCX_KEY_MAGIC 0x4b4e5043u /* "CPNK" */
 
 /** Life of an endpoint, as the runtime sees it. */
 typedef enum cpn_ucx_ep_state {
@@ -27,31 +56,33 @@ typedef enum cpn_ucx_ep_state {
 } cpn_ucx_ep_state_t;
 
 typedef struct cpn_ucx_iface cpn_ucx_iface_t;
-typedef struct cpn_ucx_ep    cpn_ucx_ep_t;
+typedef struct cpn_ucx_ep cpn_ucx_ep_t;
+typedef struct cpn_ucx_mem cpn_ucx_mem_t;
 
 struct cpn_ucx_ep {
     cpn_tp_ep_t super;
     ucp_ep_h ucp_ep;
-    cpn_ucx_ep_t *hnext;          /**< chain in the iface's ucp_ep_h table */
-    cpn_ucx_ep_t *prev, *next;    /**< every ep of the iface, closing too */
+    cpn_ucx_ep_t *hnext;       /**< chain in the iface's ucp_ep_h table */
+    cpn_ucx_ep_t *prev, *next; /**< every ep of the iface, closing too */
     cpn_ucx_ep_state_t state;
-    unsigned closing       : 1;   /**< ep_close called: no handler runs */
-    unsigned close_started : 1;   /**< the closing flush has been posted */
-    unsigned flushed       : 1;   /**< ... and has completed */
-    unsigned forced        : 1;   /**< ucp_ep_close_nbx(FORCE) posted */
-    unsigned close_done    : 1;   /**< UCX finished closing the ucp_ep */
-    unsigned in_table      : 1;
-    unsigned nops;                /**< ops from the pool that point here;
-                                       the ep is freed only at zero */
-    uint64_t close_deadline;      /**< force the close after this (ns) */
+    unsigned closing : 1;       /**< ep_close called: no handler runs */
+    unsigned close_started : 1; /**< the closing flush has been posted */
+    unsigned flushed : 1;       /**< ... and has completed */
+    unsigned forced : 1;        /**< ucp_ep_close_nbx(FORCE) posted */
+    unsigned close_done : 1;    /**< UCX finished closing the ucp_ep */
+    unsigned in_table : 1;
+    unsigned put_mode : 2;   /**< cpn_ucx_put_mode_t; AUTO: not decided yet */
+    unsigned nops;           /**< ops from the pool that point here;
+                                  the ep is freed only at zero */
+    uint64_t close_deadline; /**< force the close after this (ns) */
 };
 
 /** What a pooled op is doing. */
 typedef enum cpn_ucx_op_kind {
-    CPN_UCX_OP_SEND,      /**< am_send of a message */
-    CPN_UCX_OP_PUT,       /**< put, then ep flush, then the notify */
-    CPN_UCX_OP_RNDV_RECV, /**< receiving a rendezvous message */
-    CPN_UCX_OP_CONNECT,   /**< the flush that confirms a client's wireup */
+    CPN_UCX_OP_SEND,        /**< am_send of a message */
+    CPN_UCX_OP_PUT,         /**< put, then ep flush, then the notify */
+    CPN_UCX_OP_RNDV_RECV,   /**< receiving a rendezvous message */
+    CPN_UCX_OP_CONNECT,     /**< the flush that confirms a client's wireup */
     CPN_UCX_OP_CLOSE_FLUSH, /**< the flush before a graceful close */
 } cpn_ucx_op_kind_t;
 
@@ -61,22 +92,30 @@ typedef enum cpn_ucx_op_kind {
  */
 typedef struct cpn_ucx_op cpn_ucx_op_t;
 struct cpn_ucx_op {
-    cpn_ucx_op_t *next;           /**< free list, or the deferred queue */
+    cpn_ucx_op_t *next; /**< free list, or the deferred queue */
     cpn_ucx_ep_t *ep;
     cpn_tp_comp_cb_t cb;
     void *arg;
-    cpn_status_t status;          /**< first error seen, else CPN_OK */
-    uint8_t kind;                 /**< cpn_ucx_op_kind_t */
+    cpn_status_t status; /**< first error seen, else CPN_OK */
+    uint8_t kind;        /**< cpn_ucx_op_kind_t */
     uint8_t in_use;
-    uint8_t queued;               /**< on the iface's deferred queue */
-    uint8_t flushed;              /**< put: the ep flush completed */
-    uint8_t am_id;                /**< rndv recv: which handler gets it */
+    uint8_t queued;  /**< on the iface's deferred queue */
+    uint8_t flushed; /**< put: the ep flush completed */
+    uint8_t am_id;   /**< rndv recv: which handler gets it */
     uint8_t notify_len;
-    uint16_t pending;             /**< UCX requests still outstanding */
-    void *rbuf;                   /**< rndv recv: malloc'ed landing buffer */
+    uint16_t pending; /**< UCX requests still outstanding */
+    void *rbuf;       /**< rndv recv: malloc'ed landing buffer, or NULL
+                           when the bytes land in a registered region */
     size_t rlen;
-    uint8_t notify[CPN_TP_NOTIFY_MAX];
+    /** put: the AM header then the notify (both sent from here, so they
+     *  live as long as the op); rndv put receive: the notify to deliver. */
+    union {
+        cpn_ucx_put_hdr_t put;
+        uint8_t bytes[CPN_UCX_PUT_HDR_MAX];
+    } hdr;
 };
+
+#define cpn_ucx_op_notify(_op) ((_op)->hdr.bytes + sizeof(cpn_ucx_put_hdr_t))
 
 /** A slab of ops; slabs are freed only when the iface closes. */
 typedef struct cpn_ucx_op_slab cpn_ucx_op_slab_t;
@@ -99,7 +138,7 @@ struct cpn_ucx_iface {
     cpn_ucx_ep_t *eps;
     cpn_ucx_ep_t *closing_eps;
     cpn_ucx_ep_t **table;
-    size_t table_size;            /**< power of two */
+    size_t table_size; /**< power of two */
     size_t table_count;
 
     /* op pool and the queue of ops whose completion waits for progress */
@@ -107,19 +146,31 @@ struct cpn_ucx_iface {
     cpn_ucx_op_slab_t *slabs;
     cpn_ucx_op_t *defer_head, *defer_tail;
 
-    int in_cb;                    /**< >0 while callbacks may run (progress,
-                                       a close): ep_close then defers */
-    int closing;                  /**< close() runs: no callback at all */
+    int in_cb;   /**< >0 while callbacks may run (progress,
+                      a close): ep_close then defers */
+    int closing; /**< close() runs: no callback at all */
+
+    /* registered regions by id slot, so an AM put can be checked */
+    cpn_ucx_mem_t **mems;
+    uint32_t nmems; /**< slots in mems */
+    uint16_t mem_gen;
+
+    cpn_ucx_put_mode_t put_mode; /**< CPN_UCX_PUT */
+    int close_flush_ms;          /**< CPN_UCX_CLOSE_FLUSH */
 };
 
-typedef struct cpn_ucx_mem {
+struct cpn_ucx_mem {
     cpn_tp_mem_t super;
     ucp_mem_h memh;
-} cpn_ucx_mem_t;
+    uint32_t id; /**< slot (low 16 bits) and generation (high 16) */
+};
 
 typedef struct cpn_ucx_rkey {
     cpn_tp_rkey_t super;
     ucp_rkey_h rkey;
+    uint32_t region; /**< the target's region id, for AM puts */
+    uint64_t base;   /**< the target region, to check puts against */
+    uint64_t len;
 } cpn_ucx_rkey_t;
 
 /** The ops table, listed in the generated registry. */
