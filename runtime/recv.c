@@ -39,7 +39,14 @@ cpn_status_t cpn__pool_open(cpn_site_t *site)
     site->slot_size = (uint32_t)site->params.chunk_size;
     site->nslots = (uint32_t)(site->params.pool_size / site->slot_size);
     len = (size_t)site->nslots * site->slot_size;
-    site->pool = aligned_alloc(4096, len);
+    /* Memory the transport places itself is what its fastest paths reach
+     * (UCX: a shared-memory segment the peer puts into with one copy). */
+    if (site->ops->mem_alloc(site->iface, len, &site->pool_mem) == CPN_OK) {
+        site->pool = site->pool_mem->addr;
+        site->pool_owned = 1;
+    } else {
+        site->pool = aligned_alloc(4096, len);
+    }
     site->slot_free = calloc(site->nslots, sizeof(*site->slot_free));
     site->quar = calloc(site->nslots, sizeof(*site->quar));
     site->slot_owner = calloc(site->nslots, sizeof(*site->slot_owner));
@@ -49,7 +56,9 @@ cpn_status_t cpn__pool_open(cpn_site_t *site)
         goto err;
     }
     site->pool_len = len;
-    st = site->ops->mem_reg(site->iface, site->pool, len, &site->pool_mem);
+    st = site->pool_owned ? CPN_OK
+                          : site->ops->mem_reg(site->iface, site->pool, len,
+                                               &site->pool_mem);
     if (st != CPN_OK) {
         cpn_error("site %s: cannot register the %zu-byte staging pool: %s",
                   site->name, len, cpn_status_str(st));
@@ -75,7 +84,12 @@ err:
     free(site->quar);
     free(site->slot_owner);
     free(site->slot_free);
-    free(site->pool);
+    if (!site->pool_owned) {
+        free(site->pool);
+    } else if (site->pool_mem != NULL) {
+        site->ops->mem_dereg(site->pool_mem);
+        site->pool_mem = NULL;
+    }
     site->pool = NULL;
     return st;
 }
@@ -88,7 +102,9 @@ void cpn__pool_close(cpn_site_t *site)
     free(site->quar);
     free(site->slot_owner);
     free(site->slot_free);
-    free(site->pool);
+    if (!site->pool_owned) {
+        free(site->pool);
+    }
 }
 
 static void grant_waiting(cpn_site_t *site);
@@ -129,19 +145,23 @@ static void rm_tree(const char *path)
     nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-void cpn__land_clean_stale(cpn_site_t *site)
+cpn_status_t cpn__land_prepare(cpn_site_t *site)
 {
     struct dirent *e;
     DIR *d;
 
-    if (mkdir(site->land_dir, 0755) != 0 && errno != EEXIST) {
-        cpn_warn("site %s: cannot create landing directory %s: %s",
-                 site->name, site->land_dir, strerror(errno));
-        return;
+    if ((mkdir(site->land_dir, 0755) != 0 && errno != EEXIST) ||
+        access(site->land_dir, W_OK | X_OK) != 0) {
+        cpn_error("site %s: cannot use landing directory %s: %s (create it, "
+                  "or give a writable --land DIR)", site->name,
+                  site->land_dir, strerror(errno));
+        return CPN_ERR_IO;
     }
     d = opendir(site->land_dir);
     if (d == NULL) {
-        return;
+        cpn_error("site %s: cannot read landing directory %s: %s",
+                  site->name, site->land_dir, strerror(errno));
+        return CPN_ERR_IO;
     }
     while ((e = readdir(d)) != NULL) {
         char *path;
@@ -162,6 +182,7 @@ void cpn__land_clean_stale(cpn_site_t *site)
         }
     }
     closedir(d);
+    return CPN_OK;
 }
 
 /* ---- receiving tasks ---- */
@@ -314,6 +335,13 @@ static void rtask_fail(cpn_rtask_t *rt, int tell_peer, cpn_status_t status,
              rt->job, rt->peer->name, rt->peer->addr, why);
     if (tell_peer && rt->peer->state == CPN_PEER_READY) {
         send_cancel(rt->peer, rt->id, status, why);
+    }
+    /* Nothing of it may remain when the application hears of the failure. */
+    rtask_close_fd(rt);
+    if (rt->tmpdir != NULL) {
+        rm_tree(rt->tmpdir);
+        free(rt->tmpdir);
+        rt->tmpdir = NULL;
     }
     rtask_report(rt, status, NULL);
     rtask_free(rt);
@@ -826,6 +854,8 @@ static void on_offer(cpn_peer_t *peer, const void *buf, size_t len)
             return;
         }
     }
+    /* A task with no objects still lands, as an empty job directory. */
+    rt->files = rt->nobj == 0 && site->land_dir != NULL;
     for (i = 0; i < rt->nobj; i++) {
         cpn_robj_t *o = &rt->obj[i];
 

@@ -101,8 +101,9 @@ void cpn__peer_fail(cpn_peer_t *peer, cpn_status_t status, const char *fmt,
     peer->site->dead_peers = 1;
     cpn_info("site %s: peer %s (%s): %s", peer->site->name,
              peer->name[0] ? peer->name : "?", peer->addr, peer->err);
-    cpn__task_peer_failed(peer);
-    cpn__recv_peer_failed(peer);
+    /* Its tasks fail from cpn_site_progress (reap_dead_peers), never from
+     * inside the transport callback or send that noticed: the caller up the
+     * stack may still hold one of those tasks. */
 }
 
 /* ---- peers ---- */
@@ -167,9 +168,9 @@ void cpn_peer_close(cpn_peer_t *peer)
         peer->state = CPN_PEER_FAILED;
         peer->status = CPN_ERR_CANCELED;
         snprintf(peer->err, sizeof(peer->err), "peer closed by this site");
-        cpn__task_peer_failed(peer);
-        cpn__recv_peer_failed(peer);
     }
+    cpn__task_peer_failed(peer);
+    cpn__recv_peer_failed(peer);
     peer_free(peer);
 }
 
@@ -526,11 +527,16 @@ cpn_status_t cpn_site_open(const cpn_site_params_t *params,
         goto err_close_iface;
     }
     if (site->land_dir != NULL) {
-        cpn__land_clean_stale(site);
+        st = cpn__land_prepare(site);
+        if (st != CPN_OK) {
+            goto err_close_pool;
+        }
     }
     *site_p = site;
     return CPN_OK;
 
+err_close_pool:
+    cpn__pool_close(site);
 err_close_iface:
     site->ops->close(site->iface);
 err_free:
@@ -617,6 +623,8 @@ static void reap_dead_peers(cpn_site_t *site)
             continue;
         }
         peer->close_pending = 0;
+        cpn__task_peer_failed(peer);
+        cpn__recv_peer_failed(peer);
         if (peer->incoming) {
             peer_free(peer);  /* ours: nobody else holds it */
         } else {
@@ -771,11 +779,59 @@ cpn_status_t cpn_site_mem_reg(cpn_site_t *site, void *addr, size_t len,
     return CPN_OK;
 }
 
+cpn_status_t cpn_site_mem_alloc(cpn_site_t *site, size_t len,
+                                cpn_mem_t **mem_p)
+{
+    cpn_mem_t *mem;
+    cpn_status_t st;
+
+    if (site == NULL || len == 0 || mem_p == NULL) {
+        return CPN_ERR_INVALID;
+    }
+    mem = calloc(1, sizeof(*mem));
+    if (mem == NULL) {
+        return CPN_ERR_NO_MEMORY;
+    }
+    st = site->ops->mem_alloc(site->iface, len, &mem->tp);
+    if (st == CPN_OK) {
+        mem->addr = mem->tp->addr;
+        mem->owned = 1;
+    } else {
+        /* No transport-placed memory: page-aligned heap, registered. */
+        mem->addr = aligned_alloc(4096, (len + 4095) & ~(size_t)4095);
+        if (mem->addr == NULL) {
+            free(mem);
+            return CPN_ERR_NO_MEMORY;
+        }
+        st = site->ops->mem_reg(site->iface, mem->addr, len, &mem->tp);
+        if (st != CPN_OK) {
+            cpn_error("site %s: cannot register %zu bytes with %s: %s",
+                      site->name, len, site->transport, cpn_status_str(st));
+            free(mem->addr);
+            free(mem);
+            return st;
+        }
+        mem->owned = 2;
+    }
+    mem->site = site;
+    mem->len = len;
+    *mem_p = mem;
+    return CPN_OK;
+}
+
+void *cpn_mem_addr(const cpn_mem_t *mem)
+{
+    return mem->addr;
+}
+
 void cpn_site_mem_dereg(cpn_mem_t *mem)
 {
     if (mem == NULL) {
         return;
     }
     mem->site->ops->mem_dereg(mem->tp);
+    if (mem->owned == 2) {
+        free(mem->addr);
+    }
     free(mem);
 }

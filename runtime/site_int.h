@@ -29,6 +29,7 @@ struct cpn_mem {
     cpn_tp_mem_t *tp;
     void *addr;
     size_t len;
+    int owned;                /* 1: by the transport (mem_alloc); 2: by us */
 };
 
 /* A reusable outgoing message buffer: taken from the site's free list,
@@ -221,6 +222,7 @@ struct cpn_site {
     /* receiver staging pool: nslots x slot_size, registered once */
     uint8_t *pool;
     size_t pool_len;
+    int pool_owned;           /* allocated by the transport: dereg frees it */
     uint32_t slot_size, nslots;
     cpn_tp_mem_t *pool_mem;
     uint8_t pool_rkey[CPN_TP_RKEY_MAX];
@@ -263,7 +265,9 @@ void cpn__task_fail(cpn_task_t *task, cpn_status_t status, const char *fmt, ...)
 /* recv.c: the receiver */
 cpn_status_t cpn__pool_open(cpn_site_t *site);
 void cpn__pool_close(cpn_site_t *site);
-void cpn__land_clean_stale(cpn_site_t *site);
+/** Create the landing directory if needed, check it is writable, and
+ *  remove partial tasks left by sites that no longer run. */
+cpn_status_t cpn__land_prepare(cpn_site_t *site);
 void cpn__recv_on_msg(cpn_peer_t *peer, const cpn_wire_hdr_t *hdr,
                       const void *buf, size_t len);
 void cpn__recv_on_chunk(cpn_peer_t *peer, const void *buf, size_t len);

@@ -897,6 +897,10 @@ static void put_done(void *arg, cpn_status_t status)
         }
         return;
     }
+    if (status != CPN_OK && task->peer != NULL &&
+        task->peer->state == CPN_PEER_FAILED) {
+        return; /* the peer's failure, with its words, ends the task */
+    }
     if (status != CPN_OK) {
         cpn__task_fail(task, status, "put of %s at offset %llu to %s failed: "
                        "%s", task->obj[p->obj].name,

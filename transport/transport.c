@@ -80,6 +80,15 @@ static cpn_status_t stub_ep_lanes(cpn_tp_ep_t *ep, char *buf, size_t len)
     return CPN_ERR_UNSUPPORTED;
 }
 
+static cpn_status_t stub_mem_alloc(cpn_tp_iface_t *iface, size_t len,
+                                   cpn_tp_mem_t **mem_p)
+{
+    (void)iface;
+    (void)len;
+    (void)mem_p;
+    return CPN_ERR_UNSUPPORTED;
+}
+
 static cpn_status_t stub_mem_reg(cpn_tp_iface_t *iface, void *addr, size_t len,
                                  cpn_tp_mem_t **mem_p)
 {
@@ -145,6 +154,7 @@ void cpn__tp_fill_stubs(cpn_transport_ops_t *ops)
     CPN_TP_FILL(ep_lanes);
     CPN_TP_FILL(mem_reg);
     CPN_TP_FILL(mem_dereg);
+    CPN_TP_FILL(mem_alloc);
     CPN_TP_FILL(key_pack);
     CPN_TP_FILL(key_unpack);
     CPN_TP_FILL(key_release);

@@ -125,7 +125,14 @@ struct cpn_transport_ops {
     /* -- memory -- */
     cpn_status_t (*mem_reg)(cpn_tp_iface_t *iface, void *addr, size_t len,
                             cpn_tp_mem_t **mem_p);
+    /** Undo mem_reg, or free what mem_alloc allocated. */
     void (*mem_dereg)(cpn_tp_mem_t *mem);
+    /** Allocate @p len bytes of registered memory where this transport
+     *  reaches it fastest (for UCX: a segment its shared-memory transports
+     *  can write directly); mem->addr is the memory; mem_dereg frees it.
+     *  CPN_ERR_UNSUPPORTED when the backend has no such memory. */
+    cpn_status_t (*mem_alloc)(cpn_tp_iface_t *iface, size_t len,
+                              cpn_tp_mem_t **mem_p);
     /** Pack a key a peer can unpack to put into @p mem; @p len_p in: size of
      *  @p buf, out: bytes used. */
     cpn_status_t (*key_pack)(cpn_tp_mem_t *mem, void *buf, size_t *len_p);

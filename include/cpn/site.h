@@ -138,7 +138,22 @@ CPN_API const char *cpn_site_transport(const cpn_site_t *site);
 CPN_API cpn_status_t cpn_site_mem_reg(cpn_site_t *site, void *addr, size_t len,
                                       cpn_mem_t **mem_p);
 
-/** Undo cpn_site_mem_reg(). The region must not be in use by a task. */
+/**
+ * Allocate @p len bytes of registered memory where the site's transport
+ * reaches it fastest (for UCX, a shared-memory segment that a peer on the
+ * same host writes with a single copy). Use it for sinks and sources that
+ * should run at the transport's full speed. cpn_mem_addr() gives the
+ * address; cpn_site_mem_dereg() frees it.
+ * @return CPN_OK with @p mem_p set; CPN_ERR_NO_MEMORY; a transport error.
+ */
+CPN_API cpn_status_t cpn_site_mem_alloc(cpn_site_t *site, size_t len,
+                                        cpn_mem_t **mem_p);
+
+/** The first byte of a registered region. */
+CPN_API void *cpn_mem_addr(const cpn_mem_t *mem);
+
+/** Undo cpn_site_mem_reg(), or free what cpn_site_mem_alloc() allocated.
+ *  The region must not be in use by a task. */
 CPN_API void cpn_site_mem_dereg(cpn_mem_t *mem);
 
 /** The remote site's name, from its HELLO. Never NULL. */

@@ -625,7 +625,7 @@ Test(deliver, wait_timeout_does_not_cancel_then_cancel)
     cr_assert_eq(rx.last_status, CPN_ERR_CANCELED, "receiver saw %s", cpn_status_name(rx.last_status));
     snprintf(path, sizeof(path), "%s/canceled", rx.land);
     cr_assert_neq(access(path, F_OK), 0, "a canceled task became visible");
-    cr_assert_eq(dir_entries(rx.land), 1, "partial files left behind");
+    cr_assert_eq(dir_entries(rx.land), 1, "partial files left behind (%d entries)", dir_entries(rx.land));
     cpn_task_destroy(task2);
     cpn_task_destroy(task);
     free(buf);

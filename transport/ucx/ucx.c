@@ -998,6 +998,56 @@ static cpn_status_t cpn_ucx_mem_reg(cpn_tp_iface_t *tif, void *addr, size_t len,
     return CPN_OK;
 }
 
+/* Memory UCX allocates itself (UCP_MEM_MAP_ALLOCATE): a sysv/posix segment
+ * where the host has shared memory, which the peer's shared-memory transports
+ * can put into directly, as ucx_perftest's buffers are. */
+static cpn_status_t cpn_ucx_mem_alloc(cpn_tp_iface_t *tif, size_t len,
+                                      cpn_tp_mem_t **mem_p)
+{
+    cpn_ucx_iface_t *iface = cpn_ucx_iface_of(tif);
+    ucp_mem_map_params_t params = {
+        .field_mask = UCP_MEM_MAP_PARAM_FIELD_ADDRESS |
+                      UCP_MEM_MAP_PARAM_FIELD_LENGTH |
+                      UCP_MEM_MAP_PARAM_FIELD_FLAGS,
+        .address = NULL,
+        .length = len,
+        .flags = UCP_MEM_MAP_ALLOCATE,
+    };
+    ucp_mem_attr_t attr = {
+        .field_mask = UCP_MEM_ATTR_FIELD_ADDRESS | UCP_MEM_ATTR_FIELD_LENGTH,
+    };
+    cpn_ucx_mem_t *mem;
+    ucs_status_t status;
+
+    if (len == 0) {
+        return CPN_ERR_INVALID;
+    }
+    mem = calloc(1, sizeof(*mem));
+    if (mem == NULL || cpn_ucx_mem_slot(iface, mem) != CPN_OK) {
+        free(mem);
+        return CPN_ERR_NO_MEMORY;
+    }
+    status = ucp_mem_map(iface->context, &params, &mem->memh);
+    if (status == UCS_OK) {
+        status = ucp_mem_query(mem->memh, &attr);
+        if (status != UCS_OK) {
+            ucp_mem_unmap(iface->context, mem->memh);
+        }
+    }
+    if (status != UCS_OK) {
+        cpn_error("ucx[%s]: cannot allocate %zu registered bytes: %s",
+                  iface->site, len, ucs_status_string(status));
+        iface->mems[mem->id & 0xffff] = NULL;
+        free(mem);
+        return cpn_ucx_status(status);
+    }
+    mem->super.iface = tif;
+    mem->super.addr = attr.address;
+    mem->super.len = len;
+    *mem_p = &mem->super;
+    return CPN_OK;
+}
+
 static void cpn_ucx_mem_dereg(cpn_tp_mem_t *tmem)
 {
     cpn_ucx_mem_t *mem = cpn_container_of(tmem, cpn_ucx_mem_t, super);
@@ -2102,6 +2152,7 @@ const cpn_transport_ops_t cpn__tp_ucx_ops = {
 
     .mem_reg = cpn_ucx_mem_reg,
     .mem_dereg = cpn_ucx_mem_dereg,
+    .mem_alloc = cpn_ucx_mem_alloc,
     .key_pack = cpn_ucx_key_pack,
     .key_unpack = cpn_ucx_key_unpack,
     .key_release = cpn_ucx_key_release,
