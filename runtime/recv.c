@@ -287,34 +287,12 @@ static void rtask_report(cpn_rtask_t *rt, cpn_status_t status,
         ro[i].digest_hi = rt->obj[i].digest.hi;
         ro[i].digest_lo = rt->obj[i].digest.lo;
         ro[i].inlined = rt->obj[i].inlined;
-        if (!rt->obj[i].inlined) {
-            r.inline_objects += 0;
-        } else {
-            r.inline_objects++;
-        }
+        r.inline_objects += (uint64_t)rt->obj[i].inlined;
     }
     r.nobjects = ro != NULL ? rt->nobj : 0;
     r.object = ro;
     site->params.landed_cb(site->params.landed_arg, status, &r);
     free(ro);
-}
-
-static void send_cancel(cpn_peer_t *peer, uint64_t id, cpn_status_t status,
-                        const char *reason)
-{
-    cpn_wire_cancel_t c;
-    cpn_msg_t *m = cpn__msg_get(peer->site);
-
-    if (m == NULL) {
-        return;
-    }
-    c.status = status;
-    c.reason = cpn_wire_str(reason);
-    if (cpn_wire_encode_cancel(&m->buf, id, &c) != CPN_OK) {
-        cpn__msg_put(m);
-        return;
-    }
-    cpn__peer_send(peer, m);
 }
 
 /* Give up on a receiving task: nothing of it becomes visible. */
@@ -333,8 +311,8 @@ static void rtask_fail(cpn_rtask_t *rt, int tell_peer, cpn_status_t status,
     va_end(ap);
     cpn_warn("site %s: task %s from %s (%s) failed: %s", rt->site->name,
              rt->job, rt->peer->name, rt->peer->addr, why);
-    if (tell_peer && rt->peer->state == CPN_PEER_READY) {
-        send_cancel(rt->peer, rt->id, status, why);
+    if (tell_peer) {
+        cpn__send_cancel(rt->peer, rt->id, status, why);
     }
     /* Nothing of it may remain when the application hears of the failure. */
     rtask_close_fd(rt);

@@ -73,6 +73,28 @@ cpn_status_t cpn__peer_send(cpn_peer_t *peer, cpn_msg_t *m)
     return st == CPN_INPROGRESS ? CPN_OK : st;
 }
 
+void cpn__send_cancel(cpn_peer_t *peer, uint64_t task_id, cpn_status_t status,
+                      const char *reason)
+{
+    cpn_wire_cancel_t c;
+    cpn_msg_t *m;
+
+    if (peer == NULL || peer->state != CPN_PEER_READY) {
+        return;
+    }
+    m = cpn__msg_get(peer->site);
+    if (m == NULL) {
+        return;
+    }
+    c.status = status;
+    c.reason = cpn_wire_str(reason);
+    if (cpn_wire_encode_cancel(&m->buf, task_id, &c) != CPN_OK) {
+        cpn__msg_put(m);
+        return;
+    }
+    cpn__peer_send(peer, m);
+}
+
 /* ---- errors ---- */
 
 void cpn__errtext(char *buf, size_t len, const char *fmt, ...)

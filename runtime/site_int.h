@@ -250,6 +250,9 @@ cpn_msg_t *cpn__msg_get(cpn_site_t *site);
 void cpn__msg_put(cpn_msg_t *m);
 /** Send @p m (encoded) to @p peer; @p m is returned to the pool in all cases. */
 cpn_status_t cpn__peer_send(cpn_peer_t *peer, cpn_msg_t *m);
+/** Tell @p peer (when it is still ready) that task @p task_id is given up. */
+void cpn__send_cancel(cpn_peer_t *peer, uint64_t task_id, cpn_status_t status,
+                      const char *reason);
 /** Mark @p peer failed with @p status and words; fails its tasks. */
 void cpn__peer_fail(cpn_peer_t *peer, cpn_status_t status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -396,28 +396,6 @@ static void task_finish(cpn_task_t *task, cpn_status_t status)
     }
 }
 
-static void task_send_cancel(cpn_task_t *task, cpn_status_t status,
-                             const char *reason)
-{
-    cpn_wire_cancel_t c;
-    cpn_msg_t *m;
-
-    if (task->peer == NULL || task->peer->state != CPN_PEER_READY) {
-        return;
-    }
-    m = cpn__msg_get(task->site);
-    if (m == NULL) {
-        return;
-    }
-    c.status = status;
-    c.reason = cpn_wire_str(reason);
-    if (cpn_wire_encode_cancel(&m->buf, task->id, &c) != CPN_OK) {
-        cpn__msg_put(m);
-        return;
-    }
-    cpn__peer_send(task->peer, m);
-}
-
 void cpn__task_fail(cpn_task_t *task, cpn_status_t status, const char *fmt,
                     ...)
 {
@@ -431,7 +409,7 @@ void cpn__task_fail(cpn_task_t *task, cpn_status_t status, const char *fmt,
     va_end(ap);
     cpn_info("task %s: %s", task->job, task->err);
     /* Tell the receiver, unless it is the one who gave up. */
-    task_send_cancel(task, status, task->err);
+    cpn__send_cancel(task->peer, task->id, status, task->err);
     task_finish(task, status);
 }
 
