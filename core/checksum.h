@@ -19,6 +19,16 @@ typedef struct cpn_digest {
  *  Thread-safe. */
 uint64_t cpn_hash64(const void *data, size_t len);
 
+/**
+ * Copy @p len bytes from @p src to @p dst and return XXH3-64 of them (seed
+ * 0), equal to cpn_hash64(@p src, @p len), in one pass over @p src: each
+ * block is hashed, then copied while it is still in the first-level cache.
+ * For a destination the CPU writes itself (shared memory of a peer), this
+ * costs about what the copy alone does. The ranges must not overlap.
+ * Thread-safe.
+ */
+uint64_t cpn_hash64_copy(void *dst, const void *src, size_t len);
+
 /** XXH3-128 of @p len bytes, seed 0 (hi = its high64, lo = its low64).
  *  Thread-safe. */
 cpn_digest_t cpn_hash128(const void *data, size_t len);

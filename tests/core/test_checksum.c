@@ -222,3 +222,44 @@ Test(checksum, digest_sees_swapped_removed_repeated_chunks)
         cpn_digest_eq(base, cpn_object_digest(size - 1, 65536, hash, N)));
     cr_expect_not(cpn_digest_eq(base, cpn_object_digest(size, 32768, hash, N)));
 }
+
+/* cpn_hash64_copy copies exactly the bytes asked for and hashes them as
+ * cpn_hash64 does: every size class (empty, one block, streamed blocks with
+ * a tail not a multiple of 64) and aligned and misaligned ends. */
+Test(checksum, hash_copy_copies_and_hashes_like_hash64)
+{
+    static const size_t sizes[] = {0,         1,         63,
+                                   64,        16383,     16384,
+                                   16385,     65536,     65536 + 100,
+                                   (1u << 20) + 7,       3u << 20};
+    static const size_t shifts[] = {0, 1, 8, 16, 63};
+    size_t max = (3u << 20) + 128;
+    uint8_t *src = malloc(max), *dst = malloc(max + 128);
+    size_t i, k, j;
+
+    cr_assert(src != NULL && dst != NULL);
+    for (j = 0; j < max; j++) {
+        src[j] = (uint8_t)(j * 2654435761u >> 13);
+    }
+    for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        for (k = 0; k < sizeof(shifts) / sizeof(shifts[0]); k++) {
+            size_t len = sizes[i], sh = shifts[k];
+            uint64_t h;
+
+            memset(dst, 0xEE, max + 128);
+            h = cpn_hash64_copy(dst + sh, src + (sh ^ 1), len);
+            cr_expect_eq(h, cpn_hash64(src + (sh ^ 1), len),
+                         "hash differs: %zu bytes, shift %zu", len, sh);
+            cr_expect(memcmp(dst + sh, src + (sh ^ 1), len) == 0,
+                      "copy differs: %zu bytes, shift %zu", len, sh);
+            for (j = 0; j < sh; j++) {
+                cr_expect_eq(dst[j], 0xEE, "wrote before the destination");
+            }
+            for (j = sh + len; j < sh + len + 64; j++) {
+                cr_expect_eq(dst[j], 0xEE, "wrote past the destination");
+            }
+        }
+    }
+    free(src);
+    free(dst);
+}
