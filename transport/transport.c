@@ -136,6 +136,21 @@ static cpn_status_t stub_put(cpn_tp_ep_t *ep, const void *buf, size_t len,
     return CPN_ERR_UNSUPPORTED;
 }
 
+static cpn_status_t stub_key_ptr(cpn_tp_rkey_t *rkey, uint64_t raddr,
+                                 size_t len, void **ptr_p)
+{
+    (void)rkey, (void)raddr, (void)len, (void)ptr_p;
+    return CPN_ERR_UNSUPPORTED;
+}
+
+static cpn_status_t stub_notify(cpn_tp_ep_t *ep, const void *notify,
+                                size_t notify_len, cpn_tp_comp_cb_t cb,
+                                void *arg)
+{
+    (void)ep, (void)notify, (void)notify_len, (void)cb, (void)arg;
+    return CPN_ERR_UNSUPPORTED;
+}
+
 void cpn__tp_fill_stubs(cpn_transport_ops_t *ops)
 {
 #define CPN_TP_FILL(_slot)                                                     \
@@ -156,6 +171,8 @@ void cpn__tp_fill_stubs(cpn_transport_ops_t *ops)
     CPN_TP_FILL(mem_dereg);
     CPN_TP_FILL(mem_alloc);
     CPN_TP_FILL(key_pack);
+    CPN_TP_FILL(key_ptr);
+    CPN_TP_FILL(notify);
     CPN_TP_FILL(key_unpack);
     CPN_TP_FILL(key_release);
     CPN_TP_FILL(send);

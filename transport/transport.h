@@ -139,6 +139,17 @@ struct cpn_transport_ops {
     cpn_status_t (*key_unpack)(cpn_tp_ep_t *ep, const void *buf, size_t len,
                                cpn_tp_rkey_t **rkey_p);
     void (*key_release)(cpn_tp_rkey_t *rkey);
+    /**
+     * A local pointer through which this process writes @p len bytes at
+     * @p raddr under @p rkey itself (the peer's memory is mapped here, as
+     * shared memory between processes of one host is). Bytes written there
+     * reach the peer's put_notify handler ordered by notify(). @return
+     * CPN_OK with @p ptr_p set; CPN_ERR_UNSUPPORTED when the memory is not
+     * mapped here (use put); CPN_ERR_INVALID when the range is outside the
+     * key's region.
+     */
+    cpn_status_t (*key_ptr)(cpn_tp_rkey_t *rkey, uint64_t raddr, size_t len,
+                            void **ptr_p);
 
     /* -- data -- */
     /**
@@ -159,6 +170,14 @@ struct cpn_transport_ops {
                         cpn_tp_mem_t *mem, uint64_t raddr, cpn_tp_rkey_t *rkey,
                         const void *notify, size_t notify_len,
                         cpn_tp_comp_cb_t cb, void *arg);
+    /**
+     * Deliver @p notify (<= CPN_TP_NOTIFY_MAX bytes, copied) to the peer's
+     * put_notify once every byte this process wrote through key_ptr
+     * pointers before the call is visible to the peer: the completion of a
+     * put done by the CPU. @return as send.
+     */
+    cpn_status_t (*notify)(cpn_tp_ep_t *ep, const void *notify,
+                           size_t notify_len, cpn_tp_comp_cb_t cb, void *arg);
 };
 
 #define CPN_TP_CAP_ZCOPY  (1u << 0)  /**< put reads straight from user memory */

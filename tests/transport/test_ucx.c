@@ -24,6 +24,7 @@
 #include <cpn/config.h>
 #include <ucp/api/ucp.h>
 
+#include "core/checksum.h"
 #include "core/clock.h"
 #include "core/compiler.h"
 #include "transport/transport.h"
@@ -581,6 +582,94 @@ ParameterizedTest(struct tls_param *p, ucx, put_many)
                  srv.notify_bad);
 
     put_rig_close(&r);
+    ops->ep_close(cli.ep);
+    pair_close();
+}
+
+/* Puts the CPU does itself: key_ptr maps the target's memory where UCX can
+ * (its shared-memory md allocated the region: mem_alloc), the source writes
+ * it and notify() completes it. Under UCX_TLS=tcp, or with CPN_UCX_PUT
+ * forcing a way, there is no pointer and callers fall back to put. */
+struct ptr_param {
+    struct tls_param tls;
+    cpn_status_t expect;
+};
+
+static struct ptr_param ptr_params[] = {
+    {{"", "", 0}, CPN_OK},
+    {{"", "", 1}, CPN_OK},
+    {{"tcp", "", 0}, CPN_ERR_UNSUPPORTED},
+    {{"", "am", 1}, CPN_ERR_UNSUPPORTED},
+};
+
+ParameterizedTestParameters(ucx, key_ptr)
+{
+    return cr_make_param_array(struct ptr_param, ptr_params,
+                               sizeof(ptr_params) / sizeof(ptr_params[0]));
+}
+
+ParameterizedTest(struct ptr_param *pp, ucx, key_ptr)
+{
+    enum { LEN = 4 << 20 };
+    uint8_t kbuf[8 + CPN_TP_RKEY_MAX], *src, *ptr = NULL;
+    size_t klen = CPN_TP_RKEY_MAX;
+    cpn_tp_mem_t *mem;
+    cpn_tp_rkey_t *rkey, *again;
+    uint64_t raddr, h;
+    cpn_status_t st;
+    comp_t c = {0};
+    put_note_t note = {.off = 4096 + 3, .len = (1 << 20) + 5, .src_off = 11};
+
+    pair_open(&pp->tls);
+    pair_connect();
+    cr_assert_eq(ops->mem_alloc(srv.iface, LEN, &mem), CPN_OK);
+    memset(mem->addr, 0, LEN);
+    cr_assert_eq(ops->key_pack(mem, kbuf + 8, &klen), CPN_OK);
+    raddr = (uint64_t)(uintptr_t)mem->addr;
+    memcpy(kbuf, &raddr, 8);
+    st = ops->send(srv.ep, kbuf, 8 + klen, on_comp, &c);
+    cr_assert(st == CPN_OK || st == CPN_INPROGRESS);
+    cr_assert(PUMP(cli.nrecv == 1, 10000));
+    cr_assert_eq(ops->key_unpack(cli.ep, cli.msg + 8, klen, &rkey), CPN_OK);
+    /* the same key again: the cached one, released twice */
+    cr_assert_eq(ops->key_unpack(cli.ep, cli.msg + 8, klen, &again), CPN_OK);
+    cr_assert_eq(again, rkey, "an identical key was unpacked twice");
+    ops->key_release(again);
+
+    st = ops->key_ptr(rkey, raddr + note.off, note.len, (void **)&ptr);
+    cr_assert_eq(st, pp->expect, "%s: key_ptr gave %s", tls_name(&pp->tls),
+                 cpn_status_str(st));
+    if (st == CPN_OK) {
+        src = malloc(LEN);
+        cr_assert_not_null(src);
+        fill_random(src, LEN, 7);
+        /* (a second mapping of the segment, also in this process) */
+        h = cpn_hash64_copy(ptr, src + note.src_off, note.len);
+        cr_assert_eq(h, cpn_hash64(src + note.src_off, note.len));
+        srv.region = mem->addr;
+        srv.src = src;
+        memset(&c, 0, sizeof(c));
+        st = ops->notify(cli.ep, &note, sizeof(note), on_comp, &c);
+        cr_assert(st == CPN_OK || st == CPN_INPROGRESS, "notify: %s",
+                  cpn_status_str(st));
+        cr_assert(PUMP(srv.nnotify == 1 && (st == CPN_OK || c.n == 1), 10000));
+        cr_assert_eq(srv.notify_bad, 0, "notify came before the bytes");
+        cr_assert_eq(((uint8_t *)mem->addr)[note.off - 1], 0);
+        cr_assert_eq(((uint8_t *)mem->addr)[note.off + note.len], 0);
+        srv.region = NULL;
+        srv.src = NULL;
+        free(src);
+    }
+    /* outside the key's region: refused whatever the path */
+    st = ops->key_ptr(rkey, raddr + LEN - 10, 11, (void **)&ptr);
+    cr_assert(st == CPN_ERR_INVALID || st == CPN_ERR_UNSUPPORTED, "%s",
+              cpn_status_str(st));
+    if (pp->expect == CPN_OK) {
+        cr_assert_eq(st, CPN_ERR_INVALID);
+    }
+
+    ops->key_release(rkey);
+    ops->mem_dereg(mem);
     ops->ep_close(cli.ep);
     pair_close();
 }

@@ -62,6 +62,7 @@ typedef struct cpn_ucx_config {
     const char *put;
     int close_flush_ms;
     int shm;
+    unsigned rkey_cache;
 } cpn_ucx_config_t;
 
 static const cpn_config_field_t cpn_ucx_config_field[] = {
@@ -79,6 +80,12 @@ static const cpn_config_field_t cpn_ucx_config_field[] = {
                      "UCX_MM_ERROR_HANDLING=y for it): fast, but a peer that "
                      "dies mid-send can stall this site's shared-memory queue",
                      CPN_CFG_BOOL, cpn_ucx_config_t, shm),
+    CPN_CONFIG_FIELD("RKEY_CACHE", "8",
+                     "unpacked remote keys kept per peer once released, so "
+                     "the next task into the same region reuses the mapping "
+                     "(a shared-memory key holds the peer's segment mapped "
+                     "while cached); 0 = none",
+                     CPN_CFG_UINT, cpn_ucx_config_t, rkey_cache),
 };
 
 static cpn_config_table_t cpn_ucx_config_table = {
@@ -88,6 +95,8 @@ static cpn_config_table_t cpn_ucx_config_table = {
     .nfield = CPN_ARRAY_SIZE(cpn_ucx_config_field),
 };
 CPN_CONFIG_REGISTER(cpn_ucx_config_table)
+
+static void cpn_ucx_rkey_drop_all(cpn_ucx_ep_t *ep);
 
 #define cpn_ucx_iface_of(_tif) cpn_container_of(_tif, cpn_ucx_iface_t, super)
 #define cpn_ucx_ep_of(_tep)    cpn_container_of(_tep, cpn_ucx_ep_t, super)
@@ -661,6 +670,7 @@ static void cpn_ucx_ep_close(cpn_tp_ep_t *tep)
         return;
     }
     ep->closing = 1;
+    cpn_ucx_rkey_drop_all(ep);
     cpn_ucx_table_del(iface, ep);
     cpn_ucx_list_del(&iface->eps, ep);
     cpn_ucx_list_add(&iface->closing_eps, ep);
@@ -1100,17 +1110,70 @@ static cpn_status_t cpn_ucx_key_pack(cpn_tp_mem_t *tmem, void *buf,
     return CPN_OK;
 }
 
+static void cpn_ucx_rkey_free(cpn_ucx_rkey_t *rkey)
+{
+    ucp_rkey_destroy(rkey->rkey);
+    free(rkey);
+}
+
+/* Drop released keys from @p ep's cache, oldest first, until at most @p keep
+ * entries are left (keys in use stay). */
+static void cpn_ucx_rkey_trim(cpn_ucx_ep_t *ep, unsigned keep)
+{
+    cpn_ucx_rkey_t **pp = &ep->rkeys, *r;
+    unsigned pos = 0;
+
+    while ((r = *pp) != NULL) {
+        if (pos >= keep && r->refs == 0) {
+            *pp = r->cnext;
+            ep->nrkeys--;
+            cpn_ucx_rkey_free(r);
+            continue;
+        }
+        pos++;
+        pp = &r->cnext;
+    }
+}
+
+/* The ep is going away: free its released keys, orphan the rest (each is
+ * freed at its last release). */
+static void cpn_ucx_rkey_drop_all(cpn_ucx_ep_t *ep)
+{
+    cpn_ucx_rkey_t *r, *next;
+
+    for (r = ep->rkeys; r != NULL; r = next) {
+        next = r->cnext;
+        r->cnext = NULL;
+        r->owner = NULL;
+        if (r->refs == 0) {
+            cpn_ucx_rkey_free(r);
+        }
+    }
+    ep->rkeys = NULL;
+    ep->nrkeys = 0;
+}
+
 static cpn_status_t cpn_ucx_key_unpack(cpn_tp_ep_t *tep, const void *buf,
                                        size_t len, cpn_tp_rkey_t **rkey_p)
 {
     cpn_ucx_ep_t *ep = cpn_ucx_ep_of(tep);
     cpn_ucx_iface_t *iface = cpn_ucx_ep_iface(ep);
+    cpn_ucx_rkey_t *rkey, **pp;
     cpn_ucx_key_hdr_t hdr;
-    cpn_ucx_rkey_t *rkey;
     ucs_status_t status;
 
     if (buf == NULL || len <= sizeof(hdr) || len > CPN_TP_RKEY_MAX) {
         return CPN_ERR_INVALID;
+    }
+    for (pp = &ep->rkeys; (rkey = *pp) != NULL; pp = &rkey->cnext) {
+        if (rkey->packed_len == len && memcmp(rkey->packed, buf, len) == 0) {
+            *pp = rkey->cnext; /* to the front */
+            rkey->cnext = ep->rkeys;
+            ep->rkeys = rkey;
+            rkey->refs++;
+            *rkey_p = &rkey->super;
+            return CPN_OK;
+        }
     }
     memcpy(&hdr, buf, sizeof(hdr));
     if (hdr.magic != CPN_UCX_KEY_MAGIC || hdr.base + hdr.len < hdr.base) {
@@ -1118,7 +1181,7 @@ static cpn_status_t cpn_ucx_key_unpack(cpn_tp_ep_t *tep, const void *buf,
                   ep->super.peer_addr);
         return CPN_ERR_INVALID;
     }
-    rkey = calloc(1, sizeof(*rkey));
+    rkey = calloc(1, sizeof(*rkey) + len);
     if (rkey == NULL) {
         return CPN_ERR_NO_MEMORY;
     }
@@ -1134,6 +1197,18 @@ static cpn_status_t cpn_ucx_key_unpack(cpn_tp_ep_t *tep, const void *buf,
     rkey->base = hdr.base;
     rkey->len = hdr.len;
     rkey->super.ep = tep;
+    rkey->refs = 1;
+    rkey->packed_len = (uint16_t)len;
+    memcpy(rkey->packed, buf, len);
+    if (ep->closing) {
+        rkey->owner = NULL; /* not cached: freed at release */
+    } else {
+        rkey->owner = ep;
+        rkey->cnext = ep->rkeys;
+        ep->rkeys = rkey;
+        ep->nrkeys++;
+        cpn_ucx_rkey_trim(ep, iface->rkey_cache);
+    }
     *rkey_p = &rkey->super;
     return CPN_OK;
 }
@@ -1141,9 +1216,16 @@ static cpn_status_t cpn_ucx_key_unpack(cpn_tp_ep_t *tep, const void *buf,
 static void cpn_ucx_key_release(cpn_tp_rkey_t *trkey)
 {
     cpn_ucx_rkey_t *rkey = cpn_container_of(trkey, cpn_ucx_rkey_t, super);
+    cpn_ucx_ep_t *ep = rkey->owner;
 
-    ucp_rkey_destroy(rkey->rkey);
-    free(rkey);
+    if (--rkey->refs > 0) {
+        return;
+    }
+    if (ep == NULL) {
+        cpn_ucx_rkey_free(rkey);
+    } else {
+        cpn_ucx_rkey_trim(ep, cpn_ucx_ep_iface(ep)->rkey_cache);
+    }
 }
 
 /* ---- receiving ----------------------------------------------------------- */
@@ -1385,10 +1467,12 @@ static void cpn_ucx_send_cb(void *request, ucs_status_t status, void *user_data)
     cpn_ucx_op_try_put(iface, op);
 }
 
-static cpn_status_t cpn_ucx_send(cpn_tp_ep_t *tep, const void *buf, size_t len,
-                                 cpn_tp_comp_cb_t cb, void *arg)
+/* One active message: a runtime message (CPN_UCX_AM_MSG) from the caller's
+ * @p buf, or a notify (CPN_UCX_AM_NOTIFY) copied into the op first. */
+static cpn_status_t cpn_ucx_am_send(cpn_ucx_ep_t *ep, unsigned am_id,
+                                    const void *buf, size_t len,
+                                    cpn_tp_comp_cb_t cb, void *arg)
 {
-    cpn_ucx_ep_t *ep = cpn_ucx_ep_of(tep);
     cpn_ucx_iface_t *iface = cpn_ucx_ep_iface(ep);
     ucp_request_param_t param = {
         .op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK |
@@ -1408,11 +1492,15 @@ static cpn_status_t cpn_ucx_send(cpn_tp_ep_t *tep, const void *buf, size_t len,
     if (cpn_unlikely(op == NULL)) {
         return CPN_ERR_NO_MEMORY;
     }
+    if (am_id == CPN_UCX_AM_NOTIFY) {
+        memcpy(op->hdr.bytes, buf, len);
+        buf = op->hdr.bytes;
+    }
     op->cb = cb;
     op->arg = arg;
     param.user_data = op;
 
-    r = ucp_am_send_nbx(ep->ucp_ep, CPN_UCX_AM_MSG, NULL, 0, buf, len, &param);
+    r = ucp_am_send_nbx(ep->ucp_ep, am_id, NULL, 0, buf, len, &param);
     if (cpn_likely(UCS_PTR_IS_PTR(r))) {
         op->pending = 1;
         return CPN_INPROGRESS;
@@ -1425,6 +1513,50 @@ static cpn_status_t cpn_ucx_send(cpn_tp_ep_t *tep, const void *buf, size_t len,
     cpn_debug("ucx[%s]: cannot send %zu bytes to %s: %s", iface->site, len,
               ep->super.peer_addr, ucs_status_string(UCS_PTR_STATUS(r)));
     return cpn_ucx_status(UCS_PTR_STATUS(r));
+}
+
+static cpn_status_t cpn_ucx_send(cpn_tp_ep_t *tep, const void *buf, size_t len,
+                                 cpn_tp_comp_cb_t cb, void *arg)
+{
+    return cpn_ucx_am_send(cpn_ucx_ep_of(tep), CPN_UCX_AM_MSG, buf, len, cb,
+                           arg);
+}
+
+/* The completion of a put the CPU did through key_ptr: every store before
+ * it (non-temporal ones too) is made globally visible first, then the
+ * notify goes as the same AM a put's notify uses. */
+static cpn_status_t cpn_ucx_notify(cpn_tp_ep_t *tep, const void *notify,
+                                   size_t notify_len, cpn_tp_comp_cb_t cb,
+                                   void *arg)
+{
+    if (cpn_unlikely(notify_len > CPN_TP_NOTIFY_MAX)) {
+        return CPN_ERR_TOO_BIG;
+    }
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    return cpn_ucx_am_send(cpn_ucx_ep_of(tep), CPN_UCX_AM_NOTIFY, notify,
+                           notify_len, cb, arg);
+}
+
+/* Where UCX maps the peer's memory here (its shared-memory transports: the
+ * segment was attached when the key was unpacked), the CPU writes it
+ * directly, and can hash what it copies in the same pass. CPN_UCX_PUT=rma
+ * or am turn this off, to exercise those paths. */
+static cpn_status_t cpn_ucx_key_ptr(cpn_tp_rkey_t *trkey, uint64_t raddr,
+                                    size_t len, void **ptr_p)
+{
+    cpn_ucx_rkey_t *rkey = cpn_container_of(trkey, cpn_ucx_rkey_t, super);
+    cpn_ucx_iface_t *iface = cpn_ucx_iface_of(trkey->ep->iface);
+    ucs_status_t status;
+
+    if (iface->put_mode != CPN_UCX_PUT_AUTO) {
+        return CPN_ERR_UNSUPPORTED;
+    }
+    if (cpn_unlikely(raddr < rkey->base || len > rkey->len ||
+                     raddr - rkey->base > rkey->len - len)) {
+        return CPN_ERR_INVALID;
+    }
+    status = ucp_rkey_ptr(rkey->rkey, raddr, ptr_p);
+    return status == UCS_OK ? CPN_OK : CPN_ERR_UNSUPPORTED;
 }
 
 /* What UCX says about the ep (ucp_ep_print_info), as a string to free;
@@ -2005,6 +2137,7 @@ static cpn_status_t cpn_ucx_open(const cpn_tp_params_t *tparams,
         goto err_free;
     }
     iface->close_flush_ms = cfg.close_flush_ms;
+    iface->rkey_cache = cfg.rkey_cache;
 
     /* NULL prefix: the usual UCX_* variables (UCX_TLS, UCX_NET_DEVICES...). */
     status = ucp_config_read(NULL, NULL, &config);
@@ -2094,6 +2227,7 @@ static void cpn_ucx_close(cpn_tp_iface_t *tif)
         cpn_ucx_list_del(&iface->eps, ep);
         cpn_ucx_table_del(iface, ep);
         ep->closing = 1;
+        cpn_ucx_rkey_drop_all(ep);
         cpn_ucx_list_add(&iface->closing_eps, ep);
     }
     for (ep = iface->closing_eps; ep != NULL; ep = ep->next) {
@@ -2156,6 +2290,8 @@ const cpn_transport_ops_t cpn__tp_ucx_ops = {
     .key_pack = cpn_ucx_key_pack,
     .key_unpack = cpn_ucx_key_unpack,
     .key_release = cpn_ucx_key_release,
+    .key_ptr = cpn_ucx_key_ptr,
+    .notify = cpn_ucx_notify,
 
     .send = cpn_ucx_send,
     .put = cpn_ucx_put,

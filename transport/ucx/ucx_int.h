@@ -57,6 +57,7 @@ typedef enum cpn_ucx_ep_state {
 
 typedef struct cpn_ucx_iface cpn_ucx_iface_t;
 typedef struct cpn_ucx_ep cpn_ucx_ep_t;
+typedef struct cpn_ucx_rkey cpn_ucx_rkey_t;
 typedef struct cpn_ucx_mem cpn_ucx_mem_t;
 
 struct cpn_ucx_ep {
@@ -75,6 +76,8 @@ struct cpn_ucx_ep {
     unsigned nops;           /**< ops from the pool that point here;
                                   the ep is freed only at zero */
     uint64_t close_deadline; /**< force the close after this (ns) */
+    cpn_ucx_rkey_t *rkeys;   /**< unpacked keys from this peer (cache) */
+    unsigned nrkeys;
 };
 
 /** What a pooled op is doing. */
@@ -157,6 +160,7 @@ struct cpn_ucx_iface {
 
     cpn_ucx_put_mode_t put_mode; /**< CPN_UCX_PUT */
     int close_flush_ms;          /**< CPN_UCX_CLOSE_FLUSH */
+    unsigned rkey_cache;         /**< CPN_UCX_RKEY_CACHE */
 };
 
 struct cpn_ucx_mem {
@@ -165,13 +169,25 @@ struct cpn_ucx_mem {
     uint32_t id; /**< slot (low 16 bits) and generation (high 16) */
 };
 
-typedef struct cpn_ucx_rkey {
+/**
+ * An unpacked remote key. Keys are cached per endpoint by their packed bytes
+ * (CPN_UCX_RKEY_CACHE): unpacking a shared-memory key attaches the target's
+ * segment, and a fresh attachment faults in every page again on first write,
+ * which costs more than the copy itself. A key in use is never evicted.
+ */
+struct cpn_ucx_rkey {
     cpn_tp_rkey_t super;
     ucp_rkey_h rkey;
     uint32_t region; /**< the target's region id, for AM puts */
     uint64_t base;   /**< the target region, to check puts against */
     uint64_t len;
-} cpn_ucx_rkey_t;
+    cpn_ucx_ep_t *owner;  /**< ep whose cache holds it; NULL: orphaned, freed
+                               at its last release */
+    cpn_ucx_rkey_t *cnext; /**< the owner's cache, most recent first */
+    unsigned refs;         /**< unpacks not yet released */
+    uint16_t packed_len;
+    uint8_t packed[];      /**< the bytes it was unpacked from */
+};
 
 /** The ops table, listed in the generated registry. */
 extern const cpn_transport_ops_t cpn__tp_ucx_ops;
