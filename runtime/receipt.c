@@ -53,6 +53,7 @@ cpn_status_t cpn__receipt_build_sender(cpn_task_t *task,
     r->bytes = task->total_bytes;
     r->objects = task->nobj;
     r->chunks = task->chunks_sent;
+    r->mapped_chunks = task->chunks_mapped;
     r->retries = m->retries;
     r->elapsed_ns = task->t_end - task->t_start;
     r->goodput_gbps = r->elapsed_ns ? (double)r->bytes * 8.0 /
@@ -116,6 +117,8 @@ cpn_status_t cpn_receipt_to_json(const cpn_receipt_t *r, int pretty,
     json_object_set_new(root, "bytes", json_integer((json_int_t)r->bytes));
     json_object_set_new(root, "objects", json_integer((json_int_t)r->objects));
     json_object_set_new(root, "chunks", json_integer((json_int_t)r->chunks));
+    json_object_set_new(root, "mapped_chunks",
+                        json_integer((json_int_t)r->mapped_chunks));
     json_object_set_new(root, "inline_objects",
                         json_integer((json_int_t)r->inline_objects));
     json_object_set_new(root, "retries", json_integer((json_int_t)r->retries));

@@ -151,6 +151,7 @@ struct cpn_task {
 
     uint64_t bytes_placed;
     uint64_t chunks_sent;
+    uint64_t chunks_mapped; /**< of those, copied through key_ptr */
     uint64_t retries;
     uint64_t t_start, t_end;
     cpn_hist_t *chunk_hist;

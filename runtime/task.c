@@ -802,6 +802,7 @@ static void task_pump(cpn_task_t *task)
         const uint8_t *src;
         cpn_tp_mem_t *mem = NULL;
         uint32_t slot = CPN_WIRE_SLOT_SINK;
+        void *dst;
 
         if (!next_chunk(task, &obj, &off)) {
             break;
@@ -825,29 +826,57 @@ static void task_pump(cpn_task_t *task)
         p->slot = slot;
         p->offset = off;
         p->len = len;
-        if (o->buf != NULL) {
-            src = o->buf + off;
-            mem = o->mem ? o->mem->tp : NULL;
-        } else {
-            st = read_chunk(task, o, obj, off, len, p->stage);
-            if (st != CPN_OK) {
-                task->put_free[task->nput_free++] = (uint32_t)(p - task->puts);
-                cpn__task_fail(task, st, "%s", task->err);
-                return;
-            }
-            src = p->stage;
-            mem = task->stage_mem->tp;
-        }
-        o->hash[off / task->chunk_size] = cpn_hash64(src, len);
         c.slot = slot;
         c.object = obj;
         c.offset = off;
         c.len = len;
-        c.hash = o->hash[off / task->chunk_size];
-        cpn_wire_encode_chunk(notify, task->id, &c);
         p->t_start = cpn_time_ns();
-        st = site->ops->put(peer->ep, src, len, mem, raddr, rkey, notify,
-                            sizeof(notify), put_done, p);
+        if (site->ops->key_ptr(rkey, raddr, len, &dst) == CPN_OK) {
+            /* The peer's memory is mapped here: copy (or read the file)
+             * straight into it, hashing in the same pass, then notify. */
+            if (o->buf != NULL) {
+                c.hash = cpn_hash64_copy(dst, o->buf + off, len);
+            } else {
+                st = read_chunk(task, o, obj, off, len, dst);
+                if (st != CPN_OK) {
+                    task->put_free[task->nput_free++] =
+                        (uint32_t)(p - task->puts);
+                    cpn__task_fail(task, st, "%s", task->err);
+                    return;
+                }
+                c.hash = cpn_hash64(dst, len);
+            }
+            o->hash[off / task->chunk_size] = c.hash;
+            cpn_wire_encode_chunk(notify, task->id, &c);
+            task->chunks_mapped++;
+            st = site->ops->notify(peer->ep, notify, sizeof(notify), put_done,
+                                   p);
+            if (st == CPN_OK) {
+                task->chunks_sent++;
+                put_done(p, CPN_OK);
+                continue;
+            }
+        } else {
+            if (o->buf != NULL) {
+                src = o->buf + off;
+                mem = o->mem ? o->mem->tp : NULL;
+            } else {
+                st = read_chunk(task, o, obj, off, len, p->stage);
+                if (st != CPN_OK) {
+                    task->put_free[task->nput_free++] =
+                        (uint32_t)(p - task->puts);
+                    cpn__task_fail(task, st, "%s", task->err);
+                    return;
+                }
+                src = p->stage;
+                mem = task->stage_mem->tp;
+            }
+            c.hash = cpn_hash64(src, len);
+            o->hash[off / task->chunk_size] = c.hash;
+            cpn_wire_encode_chunk(notify, task->id, &c);
+            st = site->ops->put(peer->ep, src, len, mem, raddr, rkey, notify,
+                                sizeof(notify), put_done, p);
+        }
         if (st != CPN_INPROGRESS) {
             task->put_free[task->nput_free++] = (uint32_t)(p - task->puts);
             cpn__task_fail(task, st, "put of %s at offset %llu to %s failed: "

@@ -37,6 +37,10 @@ struct cpn_receipt {
     uint64_t bytes;         /**< payload bytes delivered */
     uint64_t objects;       /**< object count */
     uint64_t chunks;        /**< chunks put (inline objects excluded) */
+    uint64_t mapped_chunks; /**< of those, chunks the sender's CPU copied
+                                 straight into the receiver's memory, mapped
+                                 by the transport (shared memory on one
+                                 host); the rest went by transport put */
     uint64_t inline_objects;/**< objects that rode in the offer */
     uint64_t retries;       /**< chunks sent again after a failed check */
     uint64_t elapsed_ns;    /**< sender: deliver() to receipt; receiver: offer to landing */

@@ -480,6 +480,11 @@ static void cli_demo_print_network(FILE *out, const cpn_receipt_t *r)
             (unsigned long long)r->chunks,
             cli_fmt_ns(r->chunk_p50_us * 1e3, b2, sizeof(b2)),
             cli_fmt_ns(r->chunk_p99_us * 1e3, b3, sizeof(b3)));
+    if (r->mapped_chunks > 0) {
+        fprintf(out, "              %llu of them copied by the CPU into the "
+                "receiver's memory, mapped here (shared memory)\n",
+                (unsigned long long)r->mapped_chunks);
+    }
     fprintf(out, "  transport   %s, lanes: %s\n", r->transport,
             r->lanes[0] != '\0' ? r->lanes : "-");
 }

@@ -294,6 +294,10 @@ void cli_print_receipt(FILE *out, const cpn_receipt_t *r, size_t max_objects)
             (unsigned long long)r->chunks,
             cli_fmt_ns(r->chunk_p50_us * 1e3, b2, sizeof(b2)),
             cli_fmt_ns(r->chunk_p99_us * 1e3, b3, sizeof(b3)));
+    if (r->mapped_chunks > 0) {
+        fprintf(out, ", %llu copied into the peer's mapped memory",
+                (unsigned long long)r->mapped_chunks);
+    }
     if (r->retries > 0) {
         fprintf(out, ", %llu retried", (unsigned long long)r->retries);
     }
