@@ -37,8 +37,10 @@ uint64_t cpn_hash64(const void *data, size_t len)
 }
 
 /* Block of cpn_hash64_copy: well inside L1d, so the copy reads what the
- * hash just brought in. */
-#define CPN_HASH_COPY_BLOCK (16u * 1024u)
+ * hash just brought in, and small enough that the hash's arithmetic and the
+ * copy's memory traffic overlap (4 KiB beat 16 and 64 KiB here: 9-10 GB/s
+ * against 7-8, with streaming stores reaching 12 alone). */
+#define CPN_HASH_COPY_BLOCK (4u * 1024u)
 
 #if defined(__x86_64__)
 #include <emmintrin.h>
@@ -53,9 +55,12 @@ static void cpn_copy_stream(uint8_t *d, const uint8_t *s, size_t n)
 
     for (i = 0; i < n; i += 64) {
         __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 16));
-        __m128i c = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 32));
-        __m128i e = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 48));
+        __m128i b =
+            _mm_loadu_si128((const __m128i *)(const void *)(s + i + 16));
+        __m128i c =
+            _mm_loadu_si128((const __m128i *)(const void *)(s + i + 32));
+        __m128i e =
+            _mm_loadu_si128((const __m128i *)(const void *)(s + i + 48));
 
         _mm_stream_si128((__m128i *)(void *)(d + i), a);
         _mm_stream_si128((__m128i *)(void *)(d + i + 16), b);
@@ -85,7 +90,15 @@ uint64_t cpn_hash64_copy(void *dst, const void *src, size_t len)
         size_t stream = len & ~(size_t)63;
 
         for (; off < stream; off += n) {
+            size_t next = off + CPN_HASH_COPY_BLOCK, end, i;
+
             n = CPN_MIN(stream - off, (size_t)CPN_HASH_COPY_BLOCK);
+            /* Ask for the next block now, so its reads overlap this
+             * block's stores instead of following them. */
+            end = CPN_MIN(len, next + CPN_HASH_COPY_BLOCK);
+            for (i = next; i < end; i += 64) {
+                __builtin_prefetch(s + i, 0, 3);
+            }
             XXH3_64bits_update(&state, s + off, n);
             cpn_copy_stream(d + off, s + off, n);
         }

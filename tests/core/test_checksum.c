@@ -228,10 +228,9 @@ Test(checksum, digest_sees_swapped_removed_repeated_chunks)
  * a tail not a multiple of 64) and aligned and misaligned ends. */
 Test(checksum, hash_copy_copies_and_hashes_like_hash64)
 {
-    static const size_t sizes[] = {0,         1,         63,
-                                   64,        16383,     16384,
-                                   16385,     65536,     65536 + 100,
-                                   (1u << 20) + 7,       3u << 20};
+    static const size_t sizes[] = {
+        0,     1,     63,    4095,  4096,        4097,           64,
+        16383, 16384, 16385, 65536, 65536 + 100, (1u << 20) + 7, 3u << 20};
     static const size_t shifts[] = {0, 1, 8, 16, 63};
     size_t max = (3u << 20) + 128;
     uint8_t *src = malloc(max), *dst = malloc(max + 128);
