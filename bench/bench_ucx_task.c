@@ -1907,7 +1907,12 @@ static json_t *lat_json(const lat_fig_t *l)
     /* clang-format on */
 }
 
-static void phase_lat(void)
+/* Small tasks with the UCX configuration as given (@p shm NULL), or again
+ * with CPN_UCX_SHM=y for the children (@p shm "y"): cpn's control messages
+ * then travel over shared memory, the path ucx_perftest takes by default.
+ * The target is checked against ucx_perftest on the same path: UCX's own
+ * pick when cpn's lanes are shared memory, else cpn's lane transports. */
+static void phase_lat(const char *shm)
 {
     char sz[32];
     child_args_t sa = {
@@ -1926,14 +1931,24 @@ static void phase_lat(void)
     ref_env_t env[2];
     unsigned nenv = 0;
 
+    int shm_lanes;
+
     /* 10,000 tasks at even 1 ms each fit well inside this. */
     sa.max_s = 120 + (g_opt.tasks + g_opt.warmup) / 50;
     size_str(g_opt.small_size, sz, sizeof(sz));
-    say("\n[c] small tasks: %u tasks of one %s object each, memory to "
+    say("\n[c%s] small tasks%s: %u tasks of one %s object each, memory to "
         "memory, one after another (create, add_mem, deliver, busy wait, "
         "destroy); %u more first as warm-up, not counted\n",
-        g_opt.tasks, sz, g_opt.warmup);
-    json_object_set_new(g_json, "small_tasks", j);
+        shm ? "'" : "", shm ? ", again with CPN_UCX_SHM=y" : "", g_opt.tasks,
+        sz, g_opt.warmup);
+    json_object_set_new(g_json, shm ? "small_tasks_shm" : "small_tasks", j);
+    json_object_set_new(j, "cpn_ucx_shm",
+                        json_string(shm ? shm : getenv("CPN_UCX_SHM")
+                                                    ? getenv("CPN_UCX_SHM")
+                                                    : "default"));
+    if (shm != NULL) {
+        setenv("CPN_UCX_SHM", shm, 1);
+    }
     json_object_set_new(j, "tasks", json_integer(g_opt.tasks));
     json_object_set_new(j, "warmup", json_integer(g_opt.warmup));
     json_object_set_new(j, "object_size",
@@ -1942,9 +1957,17 @@ static void phase_lat(void)
         say("    FAILED (see above)\n");
         json_object_set_new(j, "error", json_string("delivery failed"));
         free(res);
+        if (shm != NULL) {
+            unsetenv("CPN_UCX_SHM");
+        }
         return;
     }
+    if (shm != NULL) {
+        unsetenv("CPN_UCX_SHM");
+    }
     say("    cpn lanes: %s\n", res->lanes);
+    shm_lanes = strstr(res->lanes, "sysv") != NULL ||
+                strstr(res->lanes, "posix") != NULL;
     say("    %-34s %9s %9s %9s %9s %9s\n", "per task (us)", "min", "median",
         "p90", "p99", "max");
     say("    %-34s %9.2f %9.2f %9.2f %9.2f %9.2f\n",
@@ -1968,6 +1991,12 @@ static void phase_lat(void)
         summary_add(what, c, "n/a (no ucx_perftest)", NAN, "<= 2.5", "n/a");
     } else {
         nenv = ref_envs(res->lanes, env);
+        if (!shm_lanes && nenv == 2) {
+            /* cpn's messages go over tcp: the same path is ucx_perftest
+             * over cpn's lane transports, UCX's own pick a diagnostic. */
+            env[0].diag = 1;
+            env[1].diag = 0;
+        }
         say("    reference: ucx_perftest -t ucp_am_lat -n %u; its median "
             "one-way latency x 2 = round trip (RTT)\n",
             g_opt.pt_lat_iters);
@@ -2005,7 +2034,8 @@ static void phase_lat(void)
                 "rtt_us", rtt_us,
                 "ratio", ratio));
             /* clang-format on */
-            snprintf(what, sizeof(what), "small task %s median (us)", sz);
+            snprintf(what, sizeof(what), "small task %s%s median (us)", sz,
+                     shm ? " shm" : "");
             snprintf(c, sizeof(c), "%.2f", med_us);
             snprintf(r, sizeof(r), "%.3f am_lat %" PRIu64 "B %.40s", rtt_us,
                      pt_sizes[k], tls ? tls : "env TLS");
@@ -2014,7 +2044,8 @@ static void phase_lat(void)
         }
     }
     snprintf(c, sizeof(c), "%.2f", res->total.p99 / 1e3);
-    summary_add("small task p99 (us)", c, "", NAN, "", "-");
+    summary_add(shm ? "small task shm p99 (us)" : "small task p99 (us)", c, "",
+                NAN, "", "-");
     free(res);
 }
 
@@ -2517,7 +2548,10 @@ int main(int argc, char **argv)
         phase_file();
     }
     if (!g_opt.skip_lat && !g_stop) {
-        phase_lat();
+        phase_lat(NULL);
+        if (getenv("CPN_UCX_SHM") == NULL) {
+            phase_lat("y");
+        }
     }
     if (!g_opt.skip_rss && !g_stop) {
         phase_rss();
