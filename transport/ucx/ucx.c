@@ -17,7 +17,11 @@
  *             against its registered regions, places, then notifies.
  *             CPN_UCX_PUT forces either way. Keys carry the region's id and
  *             bounds before UCX's rkey, and every put is checked against
- *             them at the source too.
+ *             them at the source too. Unpacked keys are cached per ep.
+ *   key_ptr   ucp_rkey_ptr: where UCX maps the peer's memory here (regions
+ *             its shared-memory md allocated, also with tcp-only lanes),
+ *             the runtime copies chunks in itself; notify sends the put's
+ *             notify AM after a fence.
  *
  * Every ucs_status_t is converted at this boundary and logged once with the
  * peer it concerns. Callbacks reach the runtime only from progress (and from
