@@ -34,6 +34,8 @@ int cli_cmd_send(int argc, char **argv);
 int cli_cmd_demo(int argc, char **argv);
 /** `cpn info`: version, transports, configuration (cmd_info.c). */
 int cli_cmd_info(int argc, char **argv);
+/** `cpn bench`: transport and task benchmarks (cmd_bench.c). */
+int cli_cmd_bench(int argc, char **argv);
 
 /* ---- exit codes and messages (util.c) ---------------------------------- */
 
