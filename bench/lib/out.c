@@ -397,7 +397,7 @@ void cpn_bench_print_table(json_t *doc, FILE *out)
     res = json_object_get(doc, "reference");
     if (json_array_size(res) > 0) {
         fprintf(out, "\nreference tools (ratio = cpn / reference)\n");
-        fprintf(out, "%-13s %-16s %9s %7s %10s %10s %9s %9s\n", "tool", "test",
+        fprintf(out, "%-18s %-12s %9s %7s %10s %10s %9s %9s\n", "tool[UCX_TLS]", "test",
                 "size", "status", "p50(us)", "GB/s", "bw ratio", "lat ratio");
     }
     json_array_foreach(res, i, ref)
@@ -405,8 +405,13 @@ void cpn_bench_print_table(json_t *doc, FILE *out)
         json_t *ratio = json_object_get(ref, "ratio");
         json_t *l = json_object_get(ref, "latency_us");
 
-        fprintf(out, "%-13s %-16s %9" JSON_INTEGER_FORMAT " %7s",
-                json_string_value(json_object_get(ref, "tool")),
+        char tool[64];
+        const char *tls = json_string_value(json_object_get(ref, "env_UCX_TLS"));
+
+        snprintf(tool, sizeof(tool), "%s%s%s%s",
+                 json_string_value(json_object_get(ref, "tool")),
+                 tls ? "[" : "", tls ? tls : "", tls ? "]" : "");
+        fprintf(out, "%-18s %-12s %9" JSON_INTEGER_FORMAT " %7s", tool,
                 json_string_value(json_object_get(ref, "test")),
                 json_integer_value(json_object_get(ref, "size")),
                 json_string_value(json_object_get(ref, "status")));

@@ -207,16 +207,14 @@ json_t *cpn_bench_parse_testpmd(const char *out)
     /* The last block of each port wins (testpmd prints them repeatedly). */
     while ((p = strstr(p, "NIC statistics for port")) != NULL) {
         int port = atoi(p + strlen("NIC statistics for port"));
-        const char *end = strstr(p, "\n  ####");
-        const char *e2 = strstr(p + 10, "##########\n");
+        /* the block ends at the next line of '#' (after its own header) */
+        const char *body = strchr(p, '\n') ? strchr(p, '\n') : p;
+        const char *end = strstr(body, "####");
         char key[16];
         char blk[2048];
         size_t n;
         json_t *o = json_object();
 
-        if (end == NULL || (e2 != NULL && e2 < end)) {
-            end = e2;
-        }
         n = end ? (size_t)(end - p) : strlen(p);
         if (n >= sizeof(blk)) {
             n = sizeof(blk) - 1;
@@ -307,6 +305,9 @@ static const char *which(const char *name, char *buf, size_t len)
     return NULL;
 }
 
+/* UCX_TLS for the reference's children; "" = the environment as it is. */
+static char g_tls[128];
+
 static pid_t spawn(char *const argv[], int out_fd)
 {
     pid_t pid;
@@ -315,6 +316,10 @@ static pid_t spawn(char *const argv[], int out_fd)
     pid = fork();
     if (pid == 0) {
         int null = open("/dev/null", O_RDWR);
+
+        if (g_tls[0]) {
+            setenv("UCX_TLS", g_tls, 1);
+        }
 
         dup2(null, 0);
         dup2(out_fd >= 0 ? out_fd : null, 1);
@@ -479,7 +484,65 @@ static void merge(json_t *dst, json_t *src)
     json_decref(src);
 }
 
-static int run_ucx_perftest(cpn_bench_doc_t *doc, const cpn_bench_params_t *p)
+/* UCX_TLS from cpn's lanes ("tcp/lo tcp/eth0" -> "tcp"): the transports
+ * cpn's endpoints chose, so that ucx_perftest runs on the nearest path. */
+static void lanes_tls(const char *lanes, char *tls, size_t len)
+{
+    char copy[256], *save = NULL, *tok;
+
+    tls[0] = '\0';
+    snprintf(copy, sizeof(copy), "%s", lanes ? lanes : "");
+    for (tok = strtok_r(copy, " ", &save); tok != NULL;
+         tok = strtok_r(NULL, " ", &save)) {
+        char *slash = strchr(tok, '/');
+        char word[64];
+
+        if (slash != NULL) {
+            *slash = '\0';
+        }
+        snprintf(word, sizeof(word), ",%s,", tok);
+        {
+            char have[160];
+
+            snprintf(have, sizeof(have), ",%s,", tls);
+            if (strstr(have, word) != NULL) {
+                continue;
+            }
+        }
+        if (strlen(tls) + strlen(tok) + 2 < len) {
+            if (tls[0]) {
+                strcat(tls, ",");
+            }
+            strcat(tls, tok);
+        }
+    }
+}
+
+static int run_ucx_perftest_env(cpn_bench_doc_t *doc,
+                                const cpn_bench_params_t *p, const char *env);
+
+static int run_ucx_perftest(cpn_bench_doc_t *doc, const cpn_bench_params_t *p,
+                            const char *lanes)
+{
+    char tls[128];
+    const char *cur = getenv("UCX_TLS");
+    int failed;
+
+    /* 1. the environment as it is: what UCX reaches on this machine. */
+    g_tls[0] = '\0';
+    failed = run_ucx_perftest_env(doc, p, cur ? cur : "");
+    /* 2. narrowed to cpn's lanes, when that differs: the same path. */
+    lanes_tls(lanes, tls, sizeof(tls));
+    if (tls[0] && (cur == NULL || strcmp(cur, tls) != 0)) {
+        snprintf(g_tls, sizeof(g_tls), "%s", tls);
+        failed += run_ucx_perftest_env(doc, p, tls);
+        g_tls[0] = '\0';
+    }
+    return failed;
+}
+
+static int run_ucx_perftest_env(cpn_bench_doc_t *doc,
+                                const cpn_bench_params_t *p, const char *env)
 {
     static const struct {
         const char *tool_test;
@@ -501,7 +564,7 @@ static int run_ucx_perftest(cpn_bench_doc_t *doc, const cpn_bench_params_t *p)
                                 cpn_bench_test_name(map[t].cmp), p->sizes[i]);
             char *out, cmd[512];
             int port = pick_port();
-            unsigned iters = p->iters * (map[t].cmp == CPN_BENCH_PUT_BW ? 1 : 1);
+            unsigned iters = p->iters;
 
             if (which("ucx_perftest", exe, sizeof(exe)) == NULL) {
                 ref_fail(j, "skipped", "ucx_perftest is not installed "
@@ -523,6 +586,8 @@ static int run_ucx_perftest(cpn_bench_doc_t *doc, const cpn_bench_params_t *p)
                          "-s %s -n %s -w %s", port_s, map[t].tool_test, size_s,
                          iters_s, warm_s);
                 json_object_set_new(j, "cmd", json_string(cmd));
+                json_object_set_new(j, "env_UCX_TLS", env[0] ? json_string(env)
+                                                             : json_null());
                 out = run_pair(srv, cli, port, p->timeout_ms);
             }
             if (out != NULL) {
@@ -547,30 +612,38 @@ static int run_ucx_perftest(cpn_bench_doc_t *doc, const cpn_bench_params_t *p)
 
 static int run_iperf3(cpn_bench_doc_t *doc, const cpn_bench_params_t *p)
 {
-    json_t *j = ref_new("iperf3", "tcp_stream", "put_bw", 131072);
-    char exe[512], port_s[16], dur_s[16], par_s[16], *out;
+    uint64_t blk = p->sizes[p->nsizes - 1];
+    json_t *j;
+    char exe[512], port_s[16], dur_s[16], par_s[16], len_s[32], *out;
     int port = pick_port();
     char cmd[256];
 
+    for (unsigned i = 0; i < p->nsizes; i++) {
+        blk = p->sizes[i] > blk ? p->sizes[i] : blk;
+    }
+    if (blk > (UINT64_C(1) << 20)) {
+        blk = UINT64_C(1) << 20; /* iperf3's largest -l for TCP */
+    }
+    j = ref_new("iperf3", "tcp_stream", "put_bw", blk);
+    snprintf(len_s, sizeof(len_s), "%" PRIu64, blk);
     if (which("iperf3", exe, sizeof(exe)) == NULL) {
         ref_fail(j, "skipped", "iperf3 is not installed (apt-get install "
                  "iperf3)");
         cpn_bench_doc_add_ref(doc, j);
         return 0;
     }
-    /* Kernel TCP over loopback, as many streams as cpn's, 128 KiB writes
-     * (iperf3's default): compared to cpn's put_bw at that size when the
-     * sweep has it. */
+    /* Kernel TCP over loopback, as many streams as cpn's, writes of the
+     * sweep's largest size: compared to cpn's put_bw at that size. */
     snprintf(port_s, sizeof(port_s), "%d", port);
     snprintf(dur_s, sizeof(dur_s), "%d", p->duration_s >= 1 ? (int)p->duration_s : 2);
     snprintf(par_s, sizeof(par_s), "%u", p->streams);
     {
         char *srv[] = {exe, "-s", "-1", "-p", port_s, NULL};
         char *cli[] = {exe, "-c", "127.0.0.1", "-p", port_s, "-J", "-t",
-                       dur_s, "-P", par_s, NULL};
+                       dur_s, "-P", par_s, "-l", len_s, NULL};
 
-        snprintf(cmd, sizeof(cmd), "iperf3 -c 127.0.0.1 -p %s -J -t %s -P %s",
-                 port_s, dur_s, par_s);
+        snprintf(cmd, sizeof(cmd), "iperf3 -c 127.0.0.1 -p %s -J -t %s -P %s "
+                 "-l %s", port_s, dur_s, par_s, len_s);
         json_object_set_new(j, "cmd", json_string(cmd));
         out = run_pair(srv, cli, port, p->timeout_ms + 10000);
     }
@@ -709,9 +782,8 @@ unsigned cpn_bench_run_refs(cpn_bench_doc_t *doc, const cpn_bench_params_t *p,
 {
     unsigned failed = 0;
 
-    (void)lanes;
     if (strcmp(p->transport, "ucx") == 0) {
-        failed += (unsigned)run_ucx_perftest(doc, p);
+        failed += (unsigned)run_ucx_perftest(doc, p, lanes);
     }
     if (strcmp(p->transport, "verbs") == 0) {
         failed += (unsigned)run_perftest(doc, p);

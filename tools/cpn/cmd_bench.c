@@ -322,7 +322,10 @@ static int run_client(bench_cli_t *b, const char *peer, int fd,
     cpn_bench_client_close(cli);
     if (!failure[0] && !b->no_ref && fd >= 0 && strcmp(mode, "local") == 0) {
         /* Reference tools run where both ends are here (local mode). */
-        if (cpn_bench_run_refs(doc, &b->p, NULL) > 0) {
+        const char *lanes = json_string_value(json_object_get(
+            json_object_get(cpn_bench_doc_json(doc), "transport"), "lanes"));
+
+        if (cpn_bench_run_refs(doc, &b->p, lanes) > 0) {
             rc = CLI_EXIT_TASK;
         }
     }
