@@ -36,6 +36,8 @@ int cli_cmd_demo(int argc, char **argv);
 int cli_cmd_info(int argc, char **argv);
 /** `cpn bench`: transport and task benchmarks (cmd_bench.c). */
 int cli_cmd_bench(int argc, char **argv);
+/** `cpn assess`: maturity assessment of bench results (cmd_assess.c). */
+int cli_cmd_assess(int argc, char **argv);
 
 /* ---- exit codes and messages (util.c) ---------------------------------- */
 

@@ -30,6 +30,7 @@ static const cli_command_t cli_commands[] = {
     {"demo", cli_cmd_demo, "generate a model, deliver it on this machine, verify it"},
     {"info", cli_cmd_info, "version, transports built, configuration knobs"},
     {"bench", cli_cmd_bench, "measure transports and tasks, with reference tools"},
+    {"assess", cli_cmd_assess, "score bench results and receipts for maturity"},
 };
 
 #define CLI_NCOMMANDS (sizeof(cli_commands) / sizeof(cli_commands[0]))
