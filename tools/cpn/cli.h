@@ -38,6 +38,8 @@ int cli_cmd_info(int argc, char **argv);
 int cli_cmd_bench(int argc, char **argv);
 /** `cpn assess`: maturity assessment of bench results (cmd_assess.c). */
 int cli_cmd_assess(int argc, char **argv);
+/** `cpn report`: HTML and Markdown report with charts (cmd_report.c). */
+int cli_cmd_report(int argc, char **argv);
 
 /* ---- exit codes and messages (util.c) ---------------------------------- */
 

@@ -31,6 +31,7 @@ static const cli_command_t cli_commands[] = {
     {"info", cli_cmd_info, "version, transports built, configuration knobs"},
     {"bench", cli_cmd_bench, "measure transports and tasks, with reference tools"},
     {"assess", cli_cmd_assess, "score bench results and receipts for maturity"},
+    {"report", cli_cmd_report, "one HTML page (and Markdown) from results"},
 };
 
 #define CLI_NCOMMANDS (sizeof(cli_commands) / sizeof(cli_commands[0]))
