@@ -177,6 +177,67 @@ cpn_status_t cpn_bench_doc_open(const char *path, const cpn_bench_params_t *p,
     return CPN_OK;
 }
 
+/* One line of a sysfs file, or NULL. */
+static json_t *sysfs_line(const char *fmt, const char *dev)
+{
+    char path[512], buf[256] = "";
+    FILE *f;
+
+    snprintf(path, sizeof(path), fmt, dev);
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return NULL;
+    }
+    if (fgets(buf, sizeof(buf), f) == NULL) {
+        buf[0] = '\0';
+    }
+    fclose(f);
+    buf[strcspn(buf, "\n")] = '\0';
+    return buf[0] ? json_string(buf) : NULL;
+}
+
+/* Device, driver, speed and firmware of each device among @p lanes
+ * ("tcp/eth0 rc_mlx5/mlx5_0:1"), where sysfs says. */
+static json_t *devices_json(const char *lanes)
+{
+    json_t *devs = json_object();
+    char copy[256], *save = NULL, *tok;
+
+    snprintf(copy, sizeof(copy), "%s", lanes);
+    for (tok = strtok_r(copy, " ", &save); tok != NULL;
+         tok = strtok_r(NULL, " ", &save)) {
+        char name[64], path[512], link[512];
+        const char *dev = strchr(tok, '/') ? strchr(tok, '/') + 1 : tok;
+        json_t *d, *v;
+        ssize_t n;
+
+        snprintf(name, sizeof(name), "%.*s", (int)strcspn(dev, ":"), dev);
+        if (json_object_get(devs, name) != NULL) {
+            continue;
+        }
+        d = json_object();
+        snprintf(path, sizeof(path), "/sys/class/net/%s/device/driver", name);
+        if ((n = readlink(path, link, sizeof(link) - 1)) > 0) {
+            link[n] = '\0';
+            json_object_set_new(d, "driver", json_string(strrchr(link, '/')
+                                                             ? strrchr(link, '/') + 1
+                                                             : link));
+        }
+        if ((v = sysfs_line("/sys/class/net/%s/speed", name)) != NULL) {
+            json_object_set_new(d, "speed_mbps", v);
+        }
+        if ((v = sysfs_line("/sys/class/infiniband/%s/fw_ver", name)) != NULL) {
+            json_object_set_new(d, "firmware", v);
+        }
+        if ((v = sysfs_line("/sys/class/infiniband/%s/ports/1/rate", name)) !=
+            NULL) {
+            json_object_set_new(d, "rate", v);
+        }
+        json_object_set_new(devs, name, d);
+    }
+    return devs;
+}
+
 void cpn_bench_doc_set_peer(cpn_bench_doc_t *doc, json_t *info)
 {
     json_t *lanes = json_object_get(info, "lanes");
@@ -184,6 +245,10 @@ void cpn_bench_doc_set_peer(cpn_bench_doc_t *doc, json_t *info)
     if (lanes != NULL) {
         json_object_set(json_object_get(doc->root, "transport"), "lanes",
                         lanes);
+        json_object_set_new(json_object_get(doc->root, "transport"), "devices",
+                            devices_json(json_string_value(lanes)
+                                             ? json_string_value(lanes)
+                                             : ""));
     }
     json_object_set(doc->root, "peer", info);
     doc_write(doc);

@@ -296,7 +296,7 @@ void cpn__bench_task_run(cpn__bench_task_cli_t *c, cpn_bench_test_t test,
         r->skipped = 1;
         r->status = CPN_OK;
         snprintf(r->error, sizeof(r->error),
-                 "skipped: %u x %" PRIu64 " B exceeds --max-task-bytes %" PRIu64,
+                 "%u x %" PRIu64 " B exceeds --max-task-bytes %" PRIu64,
                  nobj, size, c->p.max_task_bytes);
         return;
     }

@@ -298,11 +298,13 @@ static int run_client(bench_cli_t *b, const char *peer, int fd,
                 json_string_value(json_object_get(info, "lanes")));
     }
     json_decref(info);
-    for (unsigned t = 0; t < CPN_BENCH_NTESTS && !failure[0]; t++) {
+    /* A failed test is recorded and the run goes on to the next (the
+     * document ends "failed" with the first error); an interrupt ends it. */
+    for (unsigned t = 0; t < CPN_BENCH_NTESTS && !cpn_bench_stop; t++) {
         if (!(b->p.tests & (1u << t))) {
             continue;
         }
-        for (unsigned i = 0; i < b->p.nsizes && !failure[0]; i++) {
+        for (unsigned i = 0; i < b->p.nsizes && !cpn_bench_stop; i++) {
             cpn_bench_result_t r;
 
             cpn_bench_client_run(cli, (cpn_bench_test_t)t, b->p.sizes[i], &r);
@@ -311,16 +313,17 @@ static int run_client(bench_cli_t *b, const char *peer, int fd,
                 fprintf(stderr, "  %-9s %8" PRIu64 " B  %s%s%s\n",
                         cpn_bench_test_name(r.test), r.size,
                         r.skipped ? "skipped" : r.status == CPN_OK ? "ok" : "FAILED",
-                        r.error[0] ? ": " : "", r.error);
+                        r.error[0] && !r.skipped ? ": " : "",
+                        r.skipped ? "" : r.error);
             }
-            if (!r.skipped && r.status != CPN_OK) {
+            if (!r.skipped && r.status != CPN_OK && !failure[0]) {
                 snprintf(failure, sizeof(failure), "%s at %" PRIu64 " B: %s",
                          cpn_bench_test_name(r.test), r.size, r.error);
             }
         }
     }
     cpn_bench_client_close(cli);
-    if (!failure[0] && !b->no_ref && fd >= 0 && strcmp(mode, "local") == 0) {
+    if (!cpn_bench_stop && !b->no_ref && fd >= 0 && strcmp(mode, "local") == 0) {
         /* Reference tools run where both ends are here (local mode). */
         const char *lanes = json_string_value(json_object_get(
             json_object_get(cpn_bench_doc_json(doc), "transport"), "lanes"));
