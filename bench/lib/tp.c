@@ -114,10 +114,10 @@ static void comp_send(void *arg, cpn_status_t status)
     }
 }
 
-/* Control message sends: the buffer is static per call site only until
- * completion, so each takes a heap copy freed... simpler: messages are
- * small and the backend copies what it cannot send at once (UCX buffers
- * them), so keep one slot per stream and message type. */
+/* A control message and the key it carries. Each stream keeps one slot per
+ * message kind (slots_t): a send's buffer must stay valid until its
+ * completion, and a slot rewritten while its last send is in flight only
+ * ever carries a larger cumulative count, which the peer reads the same. */
 typedef struct ctl_slot {
     bmsg_t m;
     uint8_t key[CPN_TP_RKEY_MAX];
@@ -257,7 +257,10 @@ static void region_free(stream_t *s)
 
 static void test_reset(stream_t *s)
 {
+    unsigned outstanding = s->post.outstanding; /* live: completions come */
+
     memset(&s->post, 0, sizeof(s->post));
+    s->post.outstanding = outstanding;
     s->notified = s->fin_target = s->acked = s->pongs = 0;
     s->fin_seq = 0;
     s->ready = 0;
@@ -306,6 +309,9 @@ typedef struct srv_stream {
     slots_t slots;
     struct srv_stream *next;
     int closed;
+    int end_pending;  /* END arrived with our puts still in flight */
+    void *hello;      /* a HELLO held until those puts completed */
+    size_t hello_len;
 } srv_stream_t;
 
 typedef struct cpn_bench_server {
@@ -345,6 +351,7 @@ static void srv_hello(srv_stream_t *ss, const bmsg_t *m, const void *data,
     stream_t *s = &ss->s;
     cpn_status_t st;
 
+    ss->end_pending = 0;
     region_free(s);
     test_reset(s);
     s->test = (cpn_bench_test_t)m->test;
@@ -396,7 +403,14 @@ static void srv_recv(void *arg, cpn_tp_ep_t *ep, const void *data, size_t len)
     memcpy(&m, data, sizeof(m));
     switch (m.type) {
     case M_HELLO:
-        srv_hello(ss, &m, data, len);
+        if (s->post.outstanding == 0) {
+            srv_hello(ss, &m, data, len);
+        } else if (free(ss->hello), (ss->hello = malloc(len)) != NULL) {
+            /* our puts of the last test still run from the region: the
+             * new test starts once they completed (srv_step) */
+            memcpy(ss->hello, data, len);
+            ss->hello_len = len;
+        }
         break;
     case M_GO:
         poster_start(s, m.a, m.b);
@@ -406,8 +420,8 @@ static void srv_recv(void *arg, cpn_tp_ep_t *ep, const void *data, size_t len)
         s->fin_target = m.a;
         break;
     case M_END:
-        region_free(s);
-        test_reset(s);
+        s->post.active = 0;
+        ss->end_pending = 1; /* freed once our puts completed (srv_step) */
         break;
     default:
         break;
@@ -456,6 +470,20 @@ static void srv_step(cpn_bench_server_t *srv)
         if (ss->closed) {
             continue;
         }
+        if (ss->end_pending && s->post.outstanding == 0) {
+            ss->end_pending = 0;
+            region_free(s);
+            test_reset(s);
+        }
+        if (ss->hello != NULL && s->post.outstanding == 0) {
+            bmsg_t m;
+
+            memcpy(&m, ss->hello, sizeof(m));
+            srv_hello(ss, &m, ss->hello, ss->hello_len);
+            free(ss->hello);
+            ss->hello = NULL;
+            continue;
+        }
         if (s->post.active) {
             poster_step(s, &ss->slots.fin);
         }
@@ -477,6 +505,7 @@ static void srv_free(cpn_bench_server_t *srv)
             srv->ops->ep_close(ss->s.ep);
         }
         region_free(&ss->s);
+        free(ss->hello);
         free(ss);
     }
     srv->streams = NULL;
