@@ -179,7 +179,8 @@ cpn_status_t cpn_bench_client_open(const char *addr, int fd,
 void cpn_bench_client_run(cpn_bench_client_t *c, cpn_bench_test_t test,
                           uint64_t size, cpn_bench_result_t *r);
 
-/** Tell the server we are done and free everything. */
+/** Tell the server we are done (BYE on the bootstrap socket) and free
+ *  everything. */
 void cpn_bench_client_close(cpn_bench_client_t *c);
 
 /**
@@ -302,9 +303,11 @@ typedef struct cpn_bench_launch {
     const char *source; /**< "OMPI", "PMI", "SLURM", "PMIX" or NULL */
 } cpn_bench_launch_t;
 
-/** Read OMPI_COMM_WORLD_RANK/SIZE, PMIX_RANK + PMIX_SIZE? no: PMI_RANK/
- *  PMI_SIZE, SLURM_PROCID/SLURM_NTASKS. @return 1 when found (and size > 1
- *  is not required), 0 when not under a launcher. */
+/** Rank and size from, in this order, OMPI_COMM_WORLD_RANK/SIZE (Open
+ *  MPI), PMIX_RANK with OMPI_COMM_WORLD_SIZE, PMI_RANK/PMI_SIZE (MPICH,
+ *  Intel MPI), SLURM_PROCID/SLURM_NTASKS (srun). A pair that does not parse
+ *  or has rank >= size is skipped. @return 1 when found (size may be 1), 0
+ *  when not under a launcher (rank 0, size 1). */
 int cpn_bench_launch_detect(cpn_bench_launch_t *l);
 
 /**

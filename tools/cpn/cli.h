@@ -2,7 +2,8 @@
 /* The cpn command's shared declarations: the subcommands' entry points, the
  * exit codes every command uses, and the helpers of util.c (units, messages,
  * status-to-exit-code mapping, the progress bar, receipt printing). The
- * command uses only the public API in include/cpn/. */
+ * command uses the public API in include/cpn/, and the bench library
+ * (bench/bench.h, bench/assess.h) for bench, assess and report. */
 #ifndef CPN_TOOLS_CLI_H
 #define CPN_TOOLS_CLI_H
 
