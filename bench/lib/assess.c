@@ -389,9 +389,26 @@ static void metric(json_t *m, const char *name, double v, int measured,
     json_object_set_new(m, name, o);
 }
 
-/* The ok result of @p test with the smallest (small = 1) or largest size. */
+/* Is @p a better than @p b for @p test (same size): higher bandwidth for
+ * the *_bw tests, lower p50 for the others? */
+static int better(const json_t *a, const json_t *b, const char *test)
+{
+    if (strstr(test, "_bw") != NULL) {
+        return json_number_value(json_object_get(
+                   json_object_get(a, "bandwidth_GBps"), "avg")) >
+               json_number_value(json_object_get(
+                   json_object_get(b, "bandwidth_GBps"), "avg"));
+    }
+    return json_number_value(json_object_get(json_object_get(a, "latency_ns"),
+                                             "p50")) <
+           json_number_value(json_object_get(json_object_get(b, "latency_ns"),
+                                             "p50"));
+}
+
+/* The ok result of @p test with the smallest (small = 1) or largest size,
+ * the best of the documents at that size; @p lanes_p gets its lanes. */
 static json_t *pick(const cpn_assess_inputs_t *in, const char *test, int small,
-                    const char **host_p)
+                    const char **lanes_p)
 {
     json_t *doc, *r, *best = NULL;
     size_t i, k;
@@ -401,18 +418,19 @@ static json_t *pick(const cpn_assess_inputs_t *in, const char *test, int small,
         json_array_foreach(json_object_get(doc, "results"), k, r)
         {
             json_int_t size = json_integer_value(json_object_get(r, "size"));
+            json_int_t bsize =
+                best ? json_integer_value(json_object_get(best, "size")) : 0;
 
             if (strcmp(json_string_value(json_object_get(r, "test")), test) != 0 ||
                 strcmp(json_string_value(json_object_get(r, "status")), "ok") != 0) {
                 continue;
             }
-            if (best == NULL ||
-                (small ? size < json_integer_value(json_object_get(best, "size"))
-                       : size > json_integer_value(json_object_get(best, "size")))) {
+            if (best == NULL || (small ? size < bsize : size > bsize) ||
+                (size == bsize && better(r, best, test))) {
                 best = r;
-                if (host_p != NULL) {
-                    *host_p = json_string_value(json_object_get(
-                        json_object_get(doc, "transport"), "name"));
+                if (lanes_p != NULL) {
+                    *lanes_p = json_string_value(json_object_get(
+                        json_object_get(doc, "transport"), "lanes"));
                 }
             }
         }
@@ -443,10 +461,10 @@ json_t *cpn_assess_metrics(const cpn_assess_inputs_t *in)
         json_int_t size = json_integer_value(json_object_get(r, "size"));
 
         metric(m, "latency_p50_ms", lat(r, "p50") / 1e6, 1,
-               "%s p50 at %" JSON_INTEGER_FORMAT " B (%s), one-way = RTT/2", lt,
-               size, tp ? tp : "?");
+               "%s p50 at %" JSON_INTEGER_FORMAT " B, lanes '%s', one-way = "
+               "RTT/2", lt, size, tp ? tp : "?");
         metric(m, "latency_p99_ms", lat(r, "p99") / 1e6, 1,
-               "%s p99 at %" JSON_INTEGER_FORMAT " B (%s)", lt, size,
+               "%s p99 at %" JSON_INTEGER_FORMAT " B, lanes '%s'", lt, size,
                tp ? tp : "?");
         metric(m, "jitter_ms", (lat(r, "p99") - lat(r, "min")) / 1e6, 1,
                "%s p99 - min at %" JSON_INTEGER_FORMAT " B", lt, size);
@@ -472,6 +490,13 @@ json_t *cpn_assess_metrics(const cpn_assess_inputs_t *in)
 
         json_array_foreach(in->bench, i, doc)
         {
+            const char *lanes = json_string_value(json_object_get(
+                json_object_get(doc, "transport"), "lanes"));
+
+            /* shared memory does not cross a link: no goodput over a line */
+            if (lanes != NULL && strstr(lanes, "/memory") != NULL) {
+                continue;
+            }
             json_array_foreach(json_object_get(doc, "results"), k, r)
             {
                 const char *t = json_string_value(json_object_get(r, "test"));
@@ -488,7 +513,14 @@ json_t *cpn_assess_metrics(const cpn_assess_inputs_t *in)
                 }
             }
         }
-        if (best_bw > 0 && in->line_rate_gbps > 0) {
+        if (best_bw > 0 && in->line_rate_gbps > 0 &&
+            best_bw * 8 > in->line_rate_gbps) {
+            metric(m, "goodput_share", 0, 0,
+                   "%s at %" JSON_INTEGER_FORMAT " B moved %.3f Gb/s, above "
+                   "the line rate %.1f Gb/s: the path measured does not cross "
+                   "that link (loopback?)",
+                   from, from_size, best_bw * 8, in->line_rate_gbps);
+        } else if (best_bw > 0 && in->line_rate_gbps > 0) {
             metric(m, "goodput_share", best_bw * 8 / in->line_rate_gbps, 1,
                    "%s at %" JSON_INTEGER_FORMAT " B: %.3f Gb/s over %.1f Gb/s "
                    "(%s)",
@@ -496,7 +528,8 @@ json_t *cpn_assess_metrics(const cpn_assess_inputs_t *in)
                    in->line_rate_source);
         } else {
             metric(m, "goodput_share", 0, 0, "%s",
-                   best_bw <= 0 ? "no put_bw or task_bw result"
+                   best_bw <= 0 ? "no put_bw or task_bw result off shared "
+                                  "memory"
                                 : "line rate unknown: the device reports none "
                                   "(give --line-rate GBPS or --device DEV)");
         }

@@ -185,12 +185,14 @@ static const char *gp_esc(const char *in, char *buf, size_t len)
 }
 
 static const char *const g_head =
-    "set terminal svg size 820,400 dynamic enhanced font 'sans,11' "
+    "set terminal svg size 1000,520 dynamic enhanced font 'sans,11' "
     "background '#ffffff'\n"
     "set output '%s'\n"
     "set title '%s'\n"
     "set grid lc rgb '#dddddd'\n"
-    "set key outside right top\n";
+    "set format y '%%g'\n"
+    "set xtics rotate by -30\n"
+    "set key below maxrows 4 font ',10'\n";
 
 /* Append printf-formatted text to the growing script @p s. */
 static void sp(char **s, size_t *len, const char *fmt, ...)
@@ -234,11 +236,11 @@ static int block(char **s, size_t *len, const char *name, const json_t *doc,
             continue;
         }
         if (strcmp(what, "bw") == 0 && json_is_object(bw)) {
+            /* bars: the trials' min..max (a CI can reach below 0 with few
+             * trials, which a log axis cannot show) */
             sp(s, len, "%lld %g %g %g\n",
                (long long)json_integer_value(json_object_get(res, "size")),
-               num(bw, "avg"), json_number_value(json_array_get(
-                                   json_object_get(bw, "ci95"), 0)),
-               json_number_value(json_array_get(json_object_get(bw, "ci95"), 1)));
+               num(bw, "avg"), num(bw, "min"), num(bw, "max"));
             rows++;
         } else if (strcmp(what, "lat") == 0 && json_is_object(l)) {
             sp(s, len, "%lld %g %g %g\n",
@@ -327,7 +329,7 @@ static void chart_bw(report_t *r)
 
                 snprintf(plot + strlen(plot), sizeof(plot) - strlen(plot),
                          "%s$%s using 1:2:3:4 with yerrorlines lw 2 pt 7 "
-                         "title 'run %zu: cpn %s %s (95%% CI)'",
+                         "title 'run %zu: cpn %s %s (bars: min..max)'",
                          series++ ? ", " : "", name, i + 1, tp,
                          gp_esc(tests[t], e, sizeof(e)));
             }
@@ -449,14 +451,14 @@ static void chart_loss(report_t *r)
         {
             if (strcmp(str(x, "tool"), "iperf3") == 0 &&
                 strcmp(str(x, "status"), "ok") == 0) {
-                sp(&s, &len, "\"iperf3 TCP retransmits\" %g\n",
-                   num(x, "retransmits"));
+                sp(&s, &len, "\"run %zu: iperf3 TCP retransmits\" %g\n",
+                   i + 1, num(x, "retransmits"));
                 rows++;
             }
             if (strcmp(str(x, "tool"), "dpdk-testpmd") == 0 &&
                 strcmp(str(x, "status"), "ok") == 0) {
-                sp(&s, &len, "\"testpmd missed + tx errors\" %g\n",
-                   num(json_object_get(x, "total"), "rx_missed") +
+                sp(&s, &len, "\"run %zu: testpmd missed + tx errors\" %g\n",
+                   i + 1, num(json_object_get(x, "total"), "rx_missed") +
                        num(json_object_get(x, "total"), "tx_errors"));
                 rows++;
             }
