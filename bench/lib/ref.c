@@ -753,14 +753,16 @@ static int run_testpmd(cpn_bench_doc_t *doc, const cpn_bench_params_t *p)
         /* Two null ports forwarding to each other: the packet rate of the
          * DPDK path on this CPU with no device in the way. testpmd prints
          * its statistics when stdin closes (--stats-period off). */
-        char *cli[] = {exe, "--no-pci", "--vdev=net_null0", "--vdev=net_null1",
-                       "-l", "0,1", "--file-prefix=cpnbench", "--", "-a",
+        char *cli[] = {exe, "--no-pci", "--no-huge", "-m", "512",
+                       "--vdev=net_null0", "--vdev=net_null1", "-l", "0,1",
+                       "--file-prefix=cpnbench", "--", "-a",
                        "--forward-mode=io", "--stats-period=1", NULL};
 
         json_object_set_new(j, "cmd",
-                            json_string("dpdk-testpmd --no-pci --vdev=net_null0 "
-                                        "--vdev=net_null1 -l 0,1 -- -a "
-                                        "--forward-mode=io --stats-period=1"));
+                            json_string("dpdk-testpmd --no-pci --no-huge -m 512 "
+                                        "--vdev=net_null0 --vdev=net_null1 "
+                                        "-l 0,1 -- -a --forward-mode=io "
+                                        "--stats-period=1"));
         out = run_pair(NULL, cli, 0, 4000);
     }
     if (out != NULL) {
