@@ -24,6 +24,10 @@ packages=(
     libclang-rt-14-dev  # clang's ASan/UBSan runtimes
     iproute2            # ip: loopback and veth test setups
     procps              # ps, free, sysctl
+    iperf3              # cpn bench: the kernel-TCP reference
+    gnuplot-nox         # cpn report: charts (SVG terminal)
+    chromium            # the report test: headless render and screenshot
+    openmpi-bin         # the bench test under mpirun
 )
 
 say() { printf 'install-deps: %s\n' "$*"; }

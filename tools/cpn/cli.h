@@ -2,7 +2,8 @@
 /* The cpn command's shared declarations: the subcommands' entry points, the
  * exit codes every command uses, and the helpers of util.c (units, messages,
  * status-to-exit-code mapping, the progress bar, receipt printing). The
- * command uses only the public API in include/cpn/. */
+ * command uses the public API in include/cpn/, and the bench library
+ * (bench/bench.h, bench/assess.h) for bench, assess and report. */
 #ifndef CPN_TOOLS_CLI_H
 #define CPN_TOOLS_CLI_H
 
@@ -34,6 +35,12 @@ int cli_cmd_send(int argc, char **argv);
 int cli_cmd_demo(int argc, char **argv);
 /** `cpn info`: version, transports, configuration (cmd_info.c). */
 int cli_cmd_info(int argc, char **argv);
+/** `cpn bench`: transport and task benchmarks (cmd_bench.c). */
+int cli_cmd_bench(int argc, char **argv);
+/** `cpn assess`: maturity assessment of bench results (cmd_assess.c). */
+int cli_cmd_assess(int argc, char **argv);
+/** `cpn report`: HTML and Markdown report with charts (cmd_report.c). */
+int cli_cmd_report(int argc, char **argv);
 
 /* ---- exit codes and messages (util.c) ---------------------------------- */
 

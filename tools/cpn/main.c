@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* cpn: the command line of the cpn data plane. `cpn serve` runs a receiving
  * site, `cpn send` delivers files and directories to one, `cpn demo` shows
- * both ends on this machine with a generated model, and `cpn info` tells
- * what this build has. This file only dispatches to the subcommands.
+ * both ends on this machine with a generated model, `cpn info` tells what
+ * this build has, and `cpn bench`, `cpn assess` and `cpn report` measure,
+ * score and show it. This file only dispatches to the subcommands.
  *
  * Exit codes, the same for every command:
  *   0  success
@@ -29,6 +30,9 @@ static const cli_command_t cli_commands[] = {
     {"send", cli_cmd_send, "deliver files and directories to a listening site"},
     {"demo", cli_cmd_demo, "generate a model, deliver it on this machine, verify it"},
     {"info", cli_cmd_info, "version, transports built, configuration knobs"},
+    {"bench", cli_cmd_bench, "measure transports and tasks, with reference tools"},
+    {"assess", cli_cmd_assess, "score bench results and receipts for maturity"},
+    {"report", cli_cmd_report, "one HTML page (and Markdown) from results"},
 };
 
 #define CLI_NCOMMANDS (sizeof(cli_commands) / sizeof(cli_commands[0]))
@@ -85,7 +89,8 @@ int main(int argc, char **argv)
     const char *name;
 
     if (argc < 2) {
-        return cli_usage(NULL, "no command given (serve, send, demo, info)");
+        return cli_usage(NULL, "no command given (serve, send, demo, info, "
+                               "bench, assess, report)");
     }
     name = argv[1];
     if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0) {

@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The bench end to end, small sizes so the suite stays quick:
+ *   - the library over every built transport: a server forked on a
+ *     socketpair, each test at one size, figures sane;
+ *   - `cpn bench --local` with the reference tools: exit 0, a document
+ *     that validates, the ratios beside cpn's figures;
+ *   - `cpn bench --server --once` and `--client` in two processes, the
+ *     client's options reaching the server by themselves;
+ *   - a run stopped part-way (SIGTERM) and a run whose server is not
+ *     there: each leaves valid JSON with the failure recorded. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "bench/bench.h"
+#include "core/clock.h"
+#include "transport/transport.h"
+
+static char dir[64];
+
+static void setup(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/cpn-bench-test.XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    cr_expect_eq(system(cmd), 0);
+}
+
+static const char *cli(void)
+{
+    const char *c = getenv("CPN_CLI");
+
+    cr_assert_not_null(c, "CPN_CLI is not set (run through meson)");
+    return c;
+}
+
+static json_t *load(const char *path)
+{
+    json_error_t e;
+    json_t *j = json_load_file(path, 0, &e);
+
+    cr_assert_not_null(j, "%s: not valid JSON: %s", path, e.text);
+    return j;
+}
+
+static void expect_valid(json_t *j)
+{
+    char err[256];
+
+    cr_expect_eq(cpn_bench_doc_validate(j, err, sizeof(err)), CPN_OK, "%s",
+                 err);
+}
+
+/* The library itself, against each built transport. */
+Test(bench_local, every_transport, .init = setup, .fini = teardown)
+{
+    char names[256], *save = NULL, *name;
+
+    snprintf(names, sizeof(names), "%s", cpn__tp_names());
+    for (name = strtok_r(names, " ", &save); name != NULL;
+         name = strtok_r(NULL, " ", &save)) {
+        cpn_bench_params_t p;
+        cpn_bench_client_t *c;
+        char err[256];
+        int sv[2], status;
+        pid_t pid;
+
+        cpn_bench_params_init(&p);
+        snprintf(p.transport, sizeof(p.transport), "%s", name);
+        p.nsizes = 1;
+        p.sizes[0] = 4096;
+        p.iters = 50;
+        p.warmup = 5;
+        p.trials = 2;
+        p.objects = 100;
+        p.streams = 2;
+        p.timeout_ms = 20000;
+        cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+        pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+            close(sv[0]);
+            _exit(cpn_bench_serve_fd(sv[1], "127.0.0.1") == CPN_OK ? 0 : 1);
+        }
+        close(sv[1]);
+        cr_assert_eq(cpn_bench_client_open(NULL, sv[0], &p, &c, NULL, err,
+                                           sizeof(err)),
+                     CPN_OK, "%s: %s", name, err);
+        for (unsigned t = 0; t < CPN_BENCH_NTESTS; t++) {
+            cpn_bench_result_t r;
+
+            cpn_bench_client_run(c, (cpn_bench_test_t)t, 4096, &r);
+            cr_expect_eq(r.status, CPN_OK, "%s %s: %s", name,
+                         cpn_bench_test_name(t), r.error);
+            cr_expect_eq(r.ntrials, 2, "%s %s", name, cpn_bench_test_name(t));
+            cr_expect_gt(r.bw.avg, 0, "%s %s", name, cpn_bench_test_name(t));
+            cr_expect_leq(r.bw.min, r.bw.max);
+            cr_expect_leq(r.bw.ci_lo, r.bw.avg);
+            if (cpn_bench_test_is_lat(t)) {
+                cr_expect(r.has_lat);
+                cr_expect_geq(r.lat.count, 2 * 50 * 2 / 2);
+                cr_expect_leq(r.lat.min, r.lat.p50);
+                cr_expect_leq(r.lat.p99, r.lat.max);
+            }
+            if (t == CPN_BENCH_TASK_MANY) {
+                cr_expect_eq(r.messages, 2 * 100, "objects moved");
+            }
+            if (t == CPN_BENCH_PUT_BW) {
+                cr_expect_eq(r.messages, 2 * 2 * 50, "puts counted");
+                cr_expect_eq(r.bytes, 2 * 2 * 50 * 4096);
+            }
+            if (t == CPN_BENCH_BIBW) {
+                cr_expect_eq(r.messages, 2 * 2 * 2 * 50, "both ways");
+            }
+        }
+        cpn_bench_client_close(c);
+        cr_expect_eq(waitpid(pid, &status, 0), pid);
+        cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "%s server status %d", name, status);
+    }
+}
+
+/* The command in local mode, with the reference tools. */
+Test(bench_local, command_with_references, .init = setup, .fini = teardown)
+{
+    char cmd[1024], path[128];
+    json_t *j, *refs, *r;
+    size_t i;
+    int rc, ucx = 0, ratios = 0;
+
+    snprintf(path, sizeof(path), "%s/b.json", dir);
+    snprintf(cmd, sizeof(cmd),
+             "%s bench --local -q -T put_bw,put_lat,send_lat -s 64,8K -n 100 "
+             "-w 10 --trials 2 -D 0.05 -j %s --csv %s/b.csv > %s/out.txt 2>&1",
+             cli(), path, dir, dir);
+    rc = system(cmd);
+    cr_expect_eq(WEXITSTATUS(rc), 0, "exit %d", WEXITSTATUS(rc));
+    j = load(path);
+    expect_valid(j);
+    cr_expect_str_eq(json_string_value(json_object_get(j, "status")), "ok");
+    cr_expect_eq(json_array_size(json_object_get(j, "results")), 6);
+    refs = json_object_get(j, "reference");
+    json_array_foreach(refs, i, r)
+    {
+        const char *tool = json_string_value(json_object_get(r, "tool"));
+
+        if (strcmp(tool, "ucx_perftest") == 0 &&
+            strcmp(json_string_value(json_object_get(r, "status")), "ok") == 0) {
+            ucx++;
+        }
+        if (json_object_size(json_object_get(r, "ratio")) > 0) {
+            ratios++;
+        }
+    }
+    if (strstr(cpn__tp_names(), "ucx") != NULL &&
+        access("/usr/bin/ucx_perftest", X_OK) == 0) {
+        cr_expect_geq(ucx, 6, "ucx_perftest results: %d", ucx);
+        cr_expect_geq(ratios, 6, "ratios: %d", ratios);
+    }
+    json_decref(j);
+    {
+        struct stat st;
+        char csv[128];
+
+        snprintf(csv, sizeof(csv), "%s/b.csv", dir);
+        cr_expect_eq(stat(csv, &st), 0);
+        cr_expect_gt(st.st_size, 100);
+    }
+}
+
+/* Server and client as two commands: nothing but the address on the
+ * server's command line. */
+Test(bench_local, server_and_client, .init = setup, .fini = teardown)
+{
+    char cmd[1024], path[128];
+    json_t *j, *cfg;
+    pid_t srv;
+    int rc, status, port = 17600 + (int)(getpid() % 300);
+
+    srv = fork();
+    cr_assert_geq(srv, 0);
+    if (srv == 0) {
+        char listen[64];
+
+        snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+        execl(cli(), cli(), "bench", "--server", "--once", "-q", "--listen",
+              listen, (char *)NULL);
+        _exit(127);
+    }
+    snprintf(path, sizeof(path), "%s/c.json", dir);
+    snprintf(cmd, sizeof(cmd),
+             "%s bench -q --client 127.0.0.1:%d -T send_lat,task_lat -s 100 "
+             "-n 30 -w 3 --trials 2 -W 3 -j %s > %s/out.txt 2>&1",
+             cli(), port, path, dir);
+    rc = system(cmd);
+    cr_expect_eq(WEXITSTATUS(rc), 0, "client exit %d", WEXITSTATUS(rc));
+    cr_expect_eq(waitpid(srv, &status, 0), srv);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "server status %d", status);
+    j = load(path);
+    expect_valid(j);
+    cfg = json_object_get(j, "config");
+    cr_expect_eq(json_integer_value(json_object_get(cfg, "window")), 3);
+    cr_expect_eq(json_array_size(json_object_get(j, "results")), 2);
+    cr_expect_str_eq(json_string_value(json_object_get(
+                         json_object_get(j, "launch"), "mode")),
+                     "client");
+    json_decref(j);
+}
+
+/* Stopped part-way: the document says "failed", why, and keeps what ran. */
+Test(bench_local, stopped_part_way, .init = setup, .fini = teardown)
+{
+    char path[128], sizes[] = "64,128,256,512", out[128];
+    uint64_t deadline;
+    json_t *j = NULL;
+    int status;
+    pid_t pid;
+
+    snprintf(path, sizeof(path), "%s/s.json", dir);
+    snprintf(out, sizeof(out), "%s/s.txt", dir);
+    pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        freopen(out, "w", stdout);
+        freopen(out, "a", stderr);
+        execl(cli(), cli(), "bench", "-T", "put_bw", "-s", sizes, "-D", "1",
+              "--trials", "3", "--no-ref", "-j", path, (char *)NULL);
+        _exit(127);
+    }
+    /* Wait for the first result in the file, then stop the run. */
+    deadline = cpn_deadline_ns(60000);
+    while (cpn_time_ns() < deadline) {
+        j = json_load_file(path, 0, NULL);
+        if (j != NULL && json_array_size(json_object_get(j, "results")) >= 1) {
+            break;
+        }
+        json_decref(j);
+        j = NULL;
+        usleep(50000);
+    }
+    cr_assert_not_null(j, "no result written in 60 s");
+    expect_valid(j);
+    cr_expect_str_eq(json_string_value(json_object_get(j, "status")),
+                     "running");
+    json_decref(j);
+    kill(pid, SIGTERM);
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d",
+              status);
+    j = load(path);
+    expect_valid(j);
+    cr_expect_str_eq(json_string_value(json_object_get(j, "status")), "failed");
+    cr_expect_not_null(strstr(json_string_value(json_object_get(j, "error")),
+                              "interrupted"),
+                       "%s", json_string_value(json_object_get(j, "error")));
+    cr_expect_geq(json_array_size(json_object_get(j, "results")), 2);
+    json_decref(j);
+}
+
+/* Nobody at the server's address: exit 3, the failure in the document. */
+Test(bench_local, unreachable_server, .init = setup, .fini = teardown)
+{
+    char cmd[512], path[128];
+    json_t *j;
+    int rc;
+
+    snprintf(path, sizeof(path), "%s/u.json", dir);
+    snprintf(cmd, sizeof(cmd),
+             "%s bench -q --client 127.0.0.1:1 --timeout 1 -j %s > %s/u.txt "
+             "2>&1",
+             cli(), path, dir);
+    rc = system(cmd);
+    cr_expect_eq(WEXITSTATUS(rc), 3, "exit %d", WEXITSTATUS(rc));
+    j = load(path);
+    expect_valid(j);
+    cr_expect_str_eq(json_string_value(json_object_get(j, "status")), "failed");
+    cr_expect_not_null(strstr(json_string_value(json_object_get(j, "error")),
+                              "127.0.0.1:1"));
+    json_decref(j);
+}
