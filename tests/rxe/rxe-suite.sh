@@ -42,7 +42,15 @@ fi
 export RXEVM_TIMEOUT=${RXEVM_TIMEOUT:-840}
 export RXEVM_NO_INSTALL=1
 log=$stage/guest.log
-"$here/run-in-rxe-vm.sh" "${extra_env}bash /extra/guest-tests.sh" "$stage" 2>&1 | tee "$log"
+# sanitizer settings of the caller (.ci/run's asan step) hold in the guest too
+san_env=
+for v in ASAN_OPTIONS UBSAN_OPTIONS CPN_LOG_LEVEL; do
+    [ -n "${!v:-}" ] && san_env+="$v=${!v} "
+done
+gcmd="${san_env}${extra_env}bash /extra/guest-tests.sh"
+# the benchmark alone (bench/verbs_vs_perftest.sh --guest)
+[ "${CPN_RXE_ONLY_EXTRA:-0}" = 1 ] && gcmd="${san_env}bash /extra/extra.sh"
+"$here/run-in-rxe-vm.sh" "$gcmd" "$stage" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 case $rc in
     3) skip "$(grep -a 'rxevm:' "$log" | tail -1)";;

@@ -119,6 +119,8 @@ typedef struct vb_ep {
     uint64_t sq_head, sq_tail, last_signaled;
     vb_op_t **sq_op;              /* op to complete when WR i retires */
     vb_op_t *pend_head, *pend_tail;
+    struct ibv_wc stash[VB_POLL_BATCH]; /* polled by wait(), for progress */
+    unsigned nstash;
     uint8_t *rbuf;                /* reassembly of fragmented messages */
     size_t rlen, rtotal, rcap;
     char desc[192];
@@ -848,7 +850,10 @@ static int vb_post(vb_ep_t *ep, struct ibv_send_wr *wr, vb_op_t *op)
     return 0;
 }
 
-/* Return credits: write our count of processed receives to the peer. */
+/* Return credits: write our count of processed receives to the peer, once
+ * a quarter of them is unreported. That is enough: a peer out of credits
+ * has used all RX_DEPTH of them, so at least that many are unreported here
+ * once we have processed them. */
 static void vb_credit_update(vb_ep_t *ep, int force)
 {
     uint64_t batch = CPN_MAX(1u, ep->rx_depth / 4);
@@ -1135,7 +1140,14 @@ static unsigned vb_ep_poll(vb_ep_t *ep)
         return 0;
     }
     do {
-        got = ibv_poll_cq(ep->cq, VB_POLL_BATCH, wc);
+        if (ep->nstash > 0) {
+            /* what wait() found after arming the CQ, first */
+            got = (int)ep->nstash;
+            memcpy(wc, ep->stash, sizeof(wc[0]) * ep->nstash);
+            ep->nstash = 0;
+        } else {
+            got = ibv_poll_cq(ep->cq, VB_POLL_BATCH, wc);
+        }
         for (i = 0; i < got && !ep->closed; i++) {
             if (wc[i].wr_id & VB_RECV_FLAG) {
                 if (wc[i].status == IBV_WC_SUCCESS) {
@@ -1164,10 +1176,6 @@ static unsigned vb_ep_poll(vb_ep_t *ep)
 
             vb_flush_pending(ep);
             n += ep->sq_head != before;
-        }
-        /* Nothing more to read now: hand back what we hold. */
-        if (got == 0 && ep->processed != ep->reported) {
-            vb_credit_update(ep, 1);
         }
     }
     n += vb_ep_report(ep);
@@ -1290,7 +1298,18 @@ static cpn_status_t vb_wait(cpn_tp_iface_t *tif, int timeout_ms)
         if (ep->pend_head != NULL && ep->state == VB_EP_READY) {
             return CPN_OK;
         }
+        if (ep->nstash > 0) {
+            return CPN_OK;
+        }
         ibv_req_notify_cq(ep->cq, 0);
+        /* A completion that came after the last poll but before the arming
+         * raises no event: look once more, keep what is there for
+         * progress, and do not sleep on it. */
+        rc = ibv_poll_cq(ep->cq, VB_POLL_BATCH, ep->stash);
+        if (rc > 0) {
+            ep->nstash = (unsigned)rc;
+            return CPN_OK;
+        }
     }
     pfd[0].fd = iface->cc->fd;
     pfd[0].events = POLLIN;
