@@ -80,7 +80,7 @@ static void progress(void)
     ops->progress(cli.iface);
 }
 
-static void die(const char *what, cpn_status_t st)
+__attribute__((noreturn)) static void die(const char *what, cpn_status_t st)
 {
     fprintf(stderr, "cpn-bench-verbs: %s: %s\n", what, cpn_status_str(st));
     exit(1);
