@@ -145,6 +145,8 @@ struct vb_iface {
     vb_ep_t *eps;
     vb_op_t *free_ops;
     unsigned in_progress;
+    unsigned tick;                /* progress calls, for the cm look */
+    int cm_hint;                  /* wait() saw the rdma_cm fd readable */
 };
 
 typedef struct vb_mem {
@@ -825,12 +827,10 @@ static inline uint8_t *vb_tx_slot(const vb_ep_t *ep, uint64_t seq)
     return ep->tx_buf + (size_t)(seq % ep->sq_depth) * ep->rx_size;
 }
 
-/* Post one WR; @p op completes when it retires (and forces a signal). */
-static int vb_post(vb_ep_t *ep, struct ibv_send_wr *wr, vb_op_t *op)
+/* Take the next send queue slot for @p wr; @p op completes when it retires
+ * (and forces a signal). Posted by vb_post_list(). */
+static void vb_prep(vb_ep_t *ep, struct ibv_send_wr *wr, vb_op_t *op)
 {
-    struct ibv_send_wr *bad;
-    int rc;
-
     wr->wr_id = ep->sq_head;
     wr->next = NULL;
     if (op != NULL || ep->sq_head - ep->last_signaled >=
@@ -840,14 +840,29 @@ static int vb_post(vb_ep_t *ep, struct ibv_send_wr *wr, vb_op_t *op)
         ep->last_signaled = ep->sq_head;
     }
     ep->sq_op[ep->sq_head % ep->sq_depth] = op;
-    rc = ibv_post_send(ep->qp, wr, &bad);
-    if (rc != 0) {
-        ep->sq_op[ep->sq_head % ep->sq_depth] = NULL;
-        vb_ep_fail(ep, CPN_ERR_TRANSPORT, "ibv_post_send: %s", strerror(rc));
-        return rc;
-    }
     ep->sq_head++;
-    return 0;
+}
+
+/* Post @p n prepared WRs chained from @p first, with one doorbell. */
+static int vb_post_list(vb_ep_t *ep, struct ibv_send_wr *first, unsigned n)
+{
+    struct ibv_send_wr *bad;
+    int rc = ibv_post_send(ep->qp, first, &bad);
+
+    if (rc != 0) {
+        for (unsigned i = 0; i < n; i++) {
+            ep->sq_head--;
+            ep->sq_op[ep->sq_head % ep->sq_depth] = NULL;
+        }
+        vb_ep_fail(ep, CPN_ERR_TRANSPORT, "ibv_post_send: %s", strerror(rc));
+    }
+    return rc;
+}
+
+static int vb_post(vb_ep_t *ep, struct ibv_send_wr *wr, vb_op_t *op)
+{
+    vb_prep(ep, wr, op);
+    return vb_post_list(ep, wr, 1);
 }
 
 /* Return credits: write our count of processed receives to the peer, once
@@ -926,12 +941,14 @@ static int vb_post_send_op(vb_ep_t *ep, vb_op_t *op)
     return 1;
 }
 
-/* Post a put: notify write, then the write with immediate. 1 if posted. */
+/* Post a put: notify write, then the write with immediate, chained under
+ * one doorbell. 1 if posted. */
 static int vb_post_put_op(vb_ep_t *ep, vb_op_t *op)
 {
     unsigned slot_k = (unsigned)(ep->put_seq % ep->peer.rx_depth);
-    struct ibv_sge sge;
-    struct ibv_send_wr wr;
+    struct ibv_sge nsge, sge;
+    struct ibv_send_wr nwr, wr, *first = &wr;
+    unsigned n = 1;
 
     if (vb_credits(ep) < 1 || vb_sq_free(ep) < 3) {
         return 0;
@@ -940,22 +957,22 @@ static int vb_post_put_op(vb_ep_t *ep, vb_op_t *op)
         uint8_t *slot = vb_tx_slot(ep, ep->sq_head);
 
         memcpy(slot, op->notify, op->nlen);
-        sge.addr = (uintptr_t)slot;
-        sge.length = op->nlen;
-        sge.lkey = ep->tx_mr->lkey;
-        memset(&wr, 0, sizeof(wr));
-        wr.opcode = IBV_WR_RDMA_WRITE;
-        wr.sg_list = &sge;
-        wr.num_sge = 1;
-        wr.wr.rdma.remote_addr = ep->peer.ctrl_addr +
-                                 (uint64_t)slot_k * VB_NOTIFY_SLOT;
-        wr.wr.rdma.rkey = ep->peer.ctrl_rkey;
+        nsge.addr = (uintptr_t)slot;
+        nsge.length = op->nlen;
+        nsge.lkey = ep->tx_mr->lkey;
+        memset(&nwr, 0, sizeof(nwr));
+        nwr.opcode = IBV_WR_RDMA_WRITE;
+        nwr.sg_list = &nsge;
+        nwr.num_sge = 1;
+        nwr.wr.rdma.remote_addr = ep->peer.ctrl_addr +
+                                  (uint64_t)slot_k * VB_NOTIFY_SLOT;
+        nwr.wr.rdma.rkey = ep->peer.ctrl_rkey;
         if (op->nlen <= ep->max_inline) {
-            wr.send_flags = IBV_SEND_INLINE;
+            nwr.send_flags = IBV_SEND_INLINE;
         }
-        if (vb_post(ep, &wr, NULL) != 0) {
-            return 0;
-        }
+        vb_prep(ep, &nwr, NULL);
+        first = &nwr;
+        n = 2;
     }
     sge.addr = (uintptr_t)op->buf;
     sge.length = (uint32_t)op->len;
@@ -967,7 +984,11 @@ static int vb_post_put_op(vb_ep_t *ep, vb_op_t *op)
     wr.imm_data = htonl(cpn__verbs_imm(slot_k, op->nlen));
     wr.wr.rdma.remote_addr = op->raddr;
     wr.wr.rdma.rkey = op->rkey;
-    if (vb_post(ep, &wr, op) != 0) {
+    vb_prep(ep, &wr, op);
+    if (n == 2) {
+        nwr.next = &wr;
+    }
+    if (vb_post_list(ep, first, n) != 0) {
         return 0;
     }
     ep->sent++;
@@ -1254,22 +1275,16 @@ static void vb_ep_close(cpn_tp_ep_t *tep)
 static unsigned vb_progress(cpn_tp_iface_t *tif)
 {
     vb_iface_t *iface = vb_iface_of(tif);
-    struct ibv_cq *cq;
-    void *ctx;
     vb_ep_t *ep;
     unsigned n = 0;
 
     iface->in_progress++;
-    while (ibv_get_cq_event(iface->cc, &cq, &ctx) == 0) {
-        vb_ep_t *e = ctx;
-
-        e->cq_unacked++;
-        if (e->cq_unacked >= 64) {
-            ibv_ack_cq_events(cq, e->cq_unacked);
-            e->cq_unacked = 0;
-        }
+    /* rdma_cm events cost a read(2) each look: look when wait() saw the fd
+     * readable, and every 32nd call otherwise. */
+    if (iface->cm_hint || (++iface->tick & 31) == 0) {
+        iface->cm_hint = 0;
+        n += vb_cm_progress(iface);
     }
-    n += vb_cm_progress(iface);
     for (ep = iface->eps; ep != NULL; ep = ep->next) {
         if (!ep->closed) {
             n += vb_ep_poll(ep);
@@ -1286,9 +1301,22 @@ static cpn_status_t vb_wait(cpn_tp_iface_t *tif, int timeout_ms)
 {
     vb_iface_t *iface = vb_iface_of(tif);
     struct pollfd pfd[2];
+    struct ibv_cq *cq;
+    void *ctx;
     vb_ep_t *ep;
     int rc;
 
+    /* Consume the completion events that woke us before (they only wake;
+     * the CQs are polled by progress). */
+    while (ibv_get_cq_event(iface->cc, &cq, &ctx) == 0) {
+        vb_ep_t *e = ctx;
+
+        e->cq_unacked++;
+        if (e->cq_unacked >= 64) {
+            ibv_ack_cq_events(cq, e->cq_unacked);
+            e->cq_unacked = 0;
+        }
+    }
     for (ep = iface->eps; ep != NULL; ep = ep->next) {
         if (ep->closed || ep->cq == NULL) {
             continue;
@@ -1316,6 +1344,9 @@ static cpn_status_t vb_wait(cpn_tp_iface_t *tif, int timeout_ms)
     pfd[1].fd = iface->ec->fd;
     pfd[1].events = POLLIN;
     rc = poll(pfd, 2, timeout_ms);
+    if (rc > 0 && (pfd[1].revents & POLLIN)) {
+        iface->cm_hint = 1;
+    }
     return rc > 0 ? CPN_OK : CPN_ERR_TIMEOUT;
 }
 
