@@ -51,6 +51,29 @@ else
     result task_serve_send FAIL
 fi
 
+echo "== the receiver killed mid-task: the sender reports it"
+land2=/tmp/cpnverbs-land2; mkdir -p "$land2" /tmp/cpnverbs-src2/big
+head -c 40000000 /dev/zero > /tmp/cpnverbs-src2/big/zero.bin
+./cpn serve --transport verbs --listen "$RXE0_IP:7472" --land "$land2" \
+    --quiet 2>/tmp/cpnverbs-serve2.err &
+spid=$!
+sleep 2
+timeout 120 ./cpn send --transport verbs --to "$RXE0_IP:7472" --job big \
+    --quiet /tmp/cpnverbs-src2/big/ 2>/tmp/cpnverbs-send2.err &
+cpid=$!
+# kill the receiver once bytes flow (a landing file appears or 8 s pass)
+for i in $(seq 80); do
+    [ -n "$(find "$land2" -type f 2>/dev/null | head -1)" ] && break; sleep 0.1
+done
+sleep 1; kill -9 "$spid"; wait "$spid" 2>/dev/null
+wait "$cpid"; crc=$?
+echo "cpn send exit $crc; its error lines:"; cut -c1-300 /tmp/cpnverbs-send2.err | tail -4
+if [ "$crc" -eq 3 ] || [ "$crc" -eq 1 ]; then
+    result peer_killed_mid_task PASS
+else
+    result peer_killed_mid_task FAIL
+fi
+
 if [ -n "${RXE_EXTRA:-}" ] && [ -f /extra/extra.sh ]; then
     echo "== extra"
     bash /extra/extra.sh || result extra FAIL

@@ -1157,7 +1157,11 @@ static unsigned vb_ep_poll(vb_ep_t *ep)
     unsigned n = 0;
     int got, i;
 
-    if (ep->cq == NULL) {
+    /* Not before the endpoint is READY: a passive QP is in RTS before
+     * rdma_cm reports ESTABLISHED, and what arrives meanwhile stays in the
+     * CQ until then (polling it now would drop it). */
+    if (ep->cq == NULL || ep->state == VB_EP_RESOLVING ||
+        ep->state == VB_EP_CONNECTING) {
         return 0;
     }
     do {
@@ -1288,6 +1292,10 @@ static unsigned vb_progress(cpn_tp_iface_t *tif)
     for (ep = iface->eps; ep != NULL; ep = ep->next) {
         if (!ep->closed) {
             n += vb_ep_poll(ep);
+            if (ep->state == VB_EP_RESOLVING ||
+                ep->state == VB_EP_CONNECTING) {
+                iface->cm_hint = 1; /* set-up under way: look every time */
+            }
         }
     }
     iface->in_progress--;
@@ -1330,6 +1338,9 @@ static cpn_status_t vb_wait(cpn_tp_iface_t *tif, int timeout_ms)
             return CPN_OK;
         }
         ibv_req_notify_cq(ep->cq, 0);
+        if (ep->state != VB_EP_READY && ep->state != VB_EP_FAILED) {
+            continue; /* its CQ waits for ESTABLISHED, which wakes us */
+        }
         /* A completion that came after the last poll but before the arming
          * raises no event: look once more, keep what is there for
          * progress, and do not sleep on it. */
