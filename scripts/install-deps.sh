@@ -28,6 +28,18 @@ packages=(
     gnuplot-nox         # cpn report: charts (SVG terminal)
     chromium            # the report test: headless render and screenshot
     openmpi-bin         # the bench test under mpirun
+    libibverbs-dev      # the verbs transport (RC queue pairs)
+    librdmacm-dev       # the verbs transport's connection set-up (rdma_cm)
+    rdma-core           # rdma tool, udev rules for RDMA devices
+    ibverbs-providers   # user-space drivers (rxe for Soft-RoCE, mlx5, ...)
+    ibverbs-utils       # ibv_devinfo: what `cpn info` is checked against
+    rdmacm-utils        # rping, for diagnosing rdma_cm set-ups
+    perftest            # ib_write_bw/ib_write_lat: the verbs bench reference
+    qemu-system-x86     # suite rxe: a Soft-RoCE guest (tests/rxe)
+    busybox-static      # suite rxe: the guest's userland
+    cpio                # suite rxe: the guest's initramfs
+    kmod                # suite rxe: depmod for the guest kernel's modules
+    xz-utils            # suite rxe: unpacking the guest kernel
 )
 
 say() { printf 'install-deps: %s\n' "$*"; }

@@ -151,6 +151,11 @@ static cpn_status_t stub_notify(cpn_tp_ep_t *ep, const void *notify,
     return CPN_ERR_UNSUPPORTED;
 }
 
+static void stub_info(FILE *out)
+{
+    (void)out;
+}
+
 void cpn__tp_fill_stubs(cpn_transport_ops_t *ops)
 {
 #define CPN_TP_FILL(_slot)                                                     \
@@ -177,6 +182,7 @@ void cpn__tp_fill_stubs(cpn_transport_ops_t *ops)
     CPN_TP_FILL(key_release);
     CPN_TP_FILL(send);
     CPN_TP_FILL(put);
+    CPN_TP_FILL(info);
 #undef CPN_TP_FILL
 }
 
@@ -236,6 +242,14 @@ const char *cpn__tp_names(void)
 CPN_API const char *cpn_transports(void)
 {
     return cpn__tp_names();
+}
+
+CPN_API void cpn_transports_info(FILE *out)
+{
+    pthread_once(&cpn_tp_once, cpn_tp_registry_init);
+    for (unsigned i = 0; i < cpn_tp_nfilled; i++) {
+        cpn_tp_filled[i].info(out);
+    }
 }
 
 /* ---- addresses --------------------------------------------------------- */

@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <cpn/status.h>
 
@@ -178,6 +179,11 @@ struct cpn_transport_ops {
      */
     cpn_status_t (*notify)(cpn_tp_ep_t *ep, const void *notify,
                            size_t notify_len, cpn_tp_comp_cb_t cb, void *arg);
+
+    /* -- description -- */
+    /** Print what this backend sees on the host (devices, ports, addresses)
+     *  and what it would choose, for `cpn info`; needs no open iface. */
+    void (*info)(FILE *out);
 };
 
 #define CPN_TP_CAP_ZCOPY  (1u << 0)  /**< put reads straight from user memory */

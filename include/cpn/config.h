@@ -31,6 +31,14 @@ CPN_API const char *cpn_version(void);
  */
 CPN_API const char *cpn_transports(void);
 
+/**
+ * Print what each built transport sees on this host and would choose (for
+ * verbs: RDMA devices, ports, GIDs, and the pick under CPN_VERBS_*) to
+ * @p out; transports with nothing to say print nothing. Not thread-safe
+ * against setenv().
+ */
+CPN_API void cpn_transports_info(FILE *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* `cpn info`: what this build of cpn is: its version, the transports built
- * into the library, and with --config every configuration knob with its
+ * into the library, what each sees on this host (RDMA devices, ports and
+ * GIDs for verbs, and which it would pick), and with --config every configuration knob with its
  * CPN_* variable, current value and default (cpn_config_print). */
 #include <getopt.h>
 #include <stdio.h>
@@ -115,6 +116,8 @@ int cli_cmd_info(int argc, char **argv)
 
     printf("cpn %s\n", cpn_version());
     printf("transports: %s\n", cpn_transports());
+    fflush(stdout);
+    cpn_transports_info(stdout);
     if (config) {
         printf("\n");
         fflush(stdout);
