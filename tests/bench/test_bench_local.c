@@ -64,10 +64,27 @@ static void expect_valid(json_t *j)
                  err);
 }
 
+/* Can @p name open an interface on this host? Asked here, not in a forked
+ * server, so that a transport with no device is skipped, not failed. */
+static int transport_opens(const char *name)
+{
+    const cpn_transport_ops_t *ops = cpn__tp_find(name);
+    cpn_tp_handlers_t h = {0};
+    cpn_tp_params_t tp = {.site_name = "probe"};
+    cpn_tp_iface_t *iface;
+
+    if (ops == NULL || ops->open(&tp, &h, &iface) != CPN_OK) {
+        return 0;
+    }
+    ops->close(iface);
+    return 1;
+}
+
 /* The library itself, against each built transport. */
 Test(bench_local, every_transport, .init = setup, .fini = teardown)
 {
     char names[256], *save = NULL, *name;
+    int ran_ucx = 0;
 
     snprintf(names, sizeof(names), "%s", cpn__tp_names());
     for (name = strtok_r(names, " ", &save); name != NULL;
@@ -76,8 +93,16 @@ Test(bench_local, every_transport, .init = setup, .fini = teardown)
         cpn_bench_client_t *c;
         char err[256];
         int sv[2], status;
+        cpn_status_t st;
         pid_t pid;
 
+        if (strcmp(name, "ucx") != 0 && !transport_opens(name)) {
+            /* built, but no device here (verbs without an RDMA NIC): the
+             * rxe suite runs it in a guest; ucx must always run */
+            fprintf(stderr, "%s: no device on this host, not run here\n",
+                    name);
+            continue;
+        }
         cpn_bench_params_init(&p);
         snprintf(p.transport, sizeof(p.transport), "%s", name);
         p.nsizes = 1;
@@ -96,9 +121,10 @@ Test(bench_local, every_transport, .init = setup, .fini = teardown)
             _exit(cpn_bench_serve_fd(sv[1], "127.0.0.1") == CPN_OK ? 0 : 1);
         }
         close(sv[1]);
-        cr_assert_eq(cpn_bench_client_open(NULL, sv[0], &p, &c, NULL, err,
-                                           sizeof(err)),
-                     CPN_OK, "%s: %s", name, err);
+        st = cpn_bench_client_open(NULL, sv[0], &p, &c, NULL, err,
+                                   sizeof(err));
+        cr_assert_eq(st, CPN_OK, "%s: %s", name, err);
+        ran_ucx |= strcmp(name, "ucx") == 0;
         for (unsigned t = 0; t < CPN_BENCH_NTESTS; t++) {
             cpn_bench_result_t r;
 
@@ -131,6 +157,7 @@ Test(bench_local, every_transport, .init = setup, .fini = teardown)
         cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
                   "%s server status %d", name, status);
     }
+    cr_expect(ran_ucx, "ucx did not run");
 }
 
 /* The command in local mode, with the reference tools. */
