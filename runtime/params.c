@@ -36,6 +36,10 @@ static const cpn_config_field_t site_fields[] = {
       timeout_ms),
     F("FSYNC", "n", "receiver: fsync landed files before they appear",
       CPN_CFG_BOOL, fsync),
+    F("KEY_FILE", NULL, "this site's secret key (cpn keygen); must be mode 0600",
+      CPN_CFG_STRING, key_file),
+    F("PEERS_FILE", NULL, "public keys of trusted sites; set: only they may "
+      "connect or be connected to", CPN_CFG_STRING, peers_file),
 };
 
 static cpn_config_table_t site_table = {

@@ -12,6 +12,7 @@
 
 #include "core/checksum.h"
 #include "core/histogram.h"
+#include "runtime/auth.h"
 #include "runtime/wire.h"
 #include "transport/transport.h"
 
@@ -62,6 +63,7 @@ struct cpn_peer {
     uint32_t max_objects, max_name_len, inline_max, slot_size, nslots;
     uint64_t max_task_bytes, pool_addr;
     cpn_tp_rkey_t *pool_rkey;
+    cpn_auth_peer_t auth;     /* HELLO authentication (auth.c) */
     struct cpn_peer *next;
 };
 
@@ -243,6 +245,7 @@ struct cpn_site {
     uint64_t next_task_id;
     int pump_pending;
     int dead_peers;           /* some peer waits for close_pending handling */
+    cpn_auth_t *auth;         /* keys (auth.c); NULL: none configured */
 };
 
 /* site.c */
@@ -256,6 +259,12 @@ void cpn__send_cancel(cpn_peer_t *peer, uint64_t task_id, cpn_status_t status,
 /** Mark @p peer failed with @p status and words; fails its tasks. */
 void cpn__peer_fail(cpn_peer_t *peer, cpn_status_t status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/** HELLO checked (and authenticated): the peer is ready; HELLO_ACK sent. */
+void cpn__hello_accept(cpn_peer_t *peer);
+/** Refuse a HELLO with @p status and words; the peer is failed but its
+ *  endpoint kept until the other side closes it, so the refusal arrives. */
+void cpn__hello_refuse(cpn_peer_t *peer, cpn_status_t status, const char *why);
 
 /* task.c: the sender */
 void cpn__task_on_msg(cpn_peer_t *peer, const cpn_wire_hdr_t *hdr,

@@ -199,6 +199,14 @@ void cpn_fuzz_wire_one(const uint8_t *buf, size_t len)
                        cpn_wire_encode_cancel(&re, hdr.task_id, &m));
         }
     }
+    {
+        cpn_wire_auth_t m;
+        if (cpn_wire_decode_auth(buf, len, &hdr, &m) == CPN_OK) {
+            FUZZ_CHECK(m.step == 1 || m.step == 2, "AUTH step is 1 or 2");
+            cpn_wire_buf_reset(&re);
+            same_bytes(&re, buf, len, cpn_wire_encode_auth(&re, &m));
+        }
+    }
     cpn_wire_buf_free(&re);
 }
 

@@ -75,8 +75,21 @@ int main(int argc, char **argv)
     out_dir = argv[1];
     cpn_wire_buf_init(&b);
 
-    hello = (cpn_wire_hello_t){ 1, 1, cpn_wire_str("site-a"), cpn_wire_str("ucx") };
+    hello = (cpn_wire_hello_t){ .proto_min = 1, .proto_max = 1, .site = cpn_wire_str("site-a"), .transport = cpn_wire_str("ucx") };
     emit(&b, cpn_wire_encode_hello(&b, &hello), "hello", 0);
+    hello.proto_min = 2, hello.proto_max = 2, hello.has_key = 1;
+    memset(hello.nonce, 0x42, sizeof(hello.nonce));
+    memset(hello.pubkey, 0x24, sizeof(hello.pubkey));
+    emit(&b, cpn_wire_encode_hello(&b, &hello), "hello_v2_key", 0);
+    {
+        cpn_wire_auth_t au;
+
+        memset(&au, 0x33, sizeof(au));
+        au.step = 1;
+        emit(&b, cpn_wire_encode_auth(&b, &au), "auth_challenge", 0);
+        au.step = 2;
+        emit(&b, cpn_wire_encode_auth(&b, &au), "auth_answer", 0);
+    }
 
     memset(&ack, 0, sizeof(ack));
     ack.status = CPN_OK, ack.proto = 1, ack.site = cpn_wire_str("site-b");

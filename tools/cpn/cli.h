@@ -34,6 +34,8 @@ int cli_cmd_send(int argc, char **argv);
 int cli_cmd_demo(int argc, char **argv);
 /** `cpn info`: version, transports, configuration (cmd_info.c). */
 int cli_cmd_info(int argc, char **argv);
+/** `cpn keygen`: write a site key pair (cmd_keygen.c). */
+int cli_cmd_keygen(int argc, char **argv);
 
 /* ---- exit codes and messages (util.c) ---------------------------------- */
 

@@ -29,6 +29,7 @@ static const cli_command_t cli_commands[] = {
     {"send", cli_cmd_send, "deliver files and directories to a listening site"},
     {"demo", cli_cmd_demo, "generate a model, deliver it on this machine, verify it"},
     {"info", cli_cmd_info, "version, transports built, configuration knobs"},
+    {"keygen", cli_cmd_keygen, "make a site key pair for authenticated HELLO"},
 };
 
 #define CLI_NCOMMANDS (sizeof(cli_commands) / sizeof(cli_commands[0]))
