@@ -30,6 +30,8 @@ static const cpn_config_field_t site_fields[] = {
       CPN_CFG_UINT, max_objects),
     F("MAX_TASK_BYTES", "16T", "receiver: most bytes in one task",
       CPN_CFG_SIZE, max_task_bytes),
+    F("MAX_SITE_BYTES", "0", "receiver: most bytes of all tasks in flight "
+      "at once (0: no limit)", CPN_CFG_SIZE, max_site_bytes),
     F("MAX_NAME_LEN", "1024", "receiver: longest object name in bytes",
       CPN_CFG_UINT, max_name_len),
     F("TIMEOUT", "10s", "connect and HELLO timeout", CPN_CFG_TIME_MS,

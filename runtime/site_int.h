@@ -288,6 +288,14 @@ void cpn__recv_close_all(cpn_site_t *site);
 /** Return quarantined slots whose rest is over to the pool. */
 void cpn__pool_quarantine_check(cpn_site_t *site);
 
+/* limits.c */
+/** Site-wide checks of an offer before anything is written: bytes of all
+ *  tasks in flight against max_site_bytes, and @p file_bytes against the
+ *  free space of land_dir net of what accepted tasks have yet to write.
+ *  @return CPN_OK, CPN_ERR_LIMIT or CPN_ERR_NO_SPACE with words in @p why. */
+cpn_status_t cpn__limits_offer(cpn_site_t *site, const cpn_rtask_t *rt,
+                               uint64_t file_bytes, char *why, size_t len);
+
 /* receipt.c */
 /** Build the receipt of a finished sending task from its state and the
  *  receiver's RECEIPT message. */

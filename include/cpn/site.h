@@ -56,6 +56,7 @@ typedef struct cpn_site_params {
     uint32_t max_objects;     /**< receiver: objects per task (CPN_SITE_MAX_OBJECTS) */
     uint64_t max_task_bytes;  /**< receiver: bytes per task (CPN_SITE_MAX_TASK_BYTES) */
     uint32_t max_name_len;    /**< receiver: bytes per object name (CPN_SITE_MAX_NAME_LEN) */
+    uint64_t max_site_bytes;  /**< receiver: bytes of all tasks in flight at once, 0: no limit (CPN_SITE_MAX_SITE_BYTES) */
     int timeout_ms;           /**< connect and HELLO timeout (CPN_SITE_TIMEOUT) */
     int fsync;                /**< receiver: fsync files before landing (CPN_SITE_FSYNC) */
     const char *key_file;     /**< this site's secret key, from `cpn keygen`; mode 0600 (CPN_SITE_KEY_FILE) */
