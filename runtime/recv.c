@@ -1128,6 +1128,17 @@ void cpn__recv_peer_failed(cpn_peer_t *peer)
     }
 }
 
+void cpn__rtask_expire(cpn_rtask_t *rt, int deadline_ms)
+{
+    rtask_fail(rt, 1, CPN_ERR_TIMEOUT, "task %s from peer %s (%s) missed its "
+               "deadline of %d ms (CPN_SITE_TASK_DEADLINE) %s: %llu of %llu "
+               "chunks verified", rt->job, rt->peer->name, rt->peer->addr,
+               deadline_ms, rt->committed ? "after COMMIT"
+                                          : "waiting for chunks",
+               (unsigned long long)rt->chunks_verified,
+               (unsigned long long)rt->chunks_total);
+}
+
 void cpn__recv_close_all(cpn_site_t *site)
 {
     while (site->rtasks != NULL) {

@@ -420,6 +420,9 @@ static void h_recv(void *arg, cpn_tp_ep_t *ep, const void *data, size_t len)
     case CPN_MSG_AUTH:
         cpn__auth_on_msg(peer, data, len);
         return;
+    case CPN_MSG_PING:
+        peer->last_rx_ns = cpn_time_ns();
+        return;
     default:
         break;
     }
@@ -700,6 +703,9 @@ unsigned cpn_site_progress(cpn_site_t *site)
     }
     if (site->nquar > 0) {
         cpn__pool_quarantine_check(site);
+    }
+    if ((++site->live_tick & 63) == 0) {
+        cpn__liveness_tick(site);
     }
     if (site->dead_peers) {
         reap_dead_peers(site);

@@ -64,6 +64,8 @@ struct cpn_peer {
     uint64_t max_task_bytes, pool_addr;
     cpn_tp_rkey_t *pool_rkey;
     cpn_auth_peer_t auth;     /* HELLO authentication (auth.c) */
+    uint64_t last_rx_ns;      /* last PING (or READY) from it (liveness.c) */
+    uint64_t last_tx_ns;      /* last PING we sent it */
     struct cpn_peer *next;
 };
 
@@ -246,6 +248,8 @@ struct cpn_site {
     int pump_pending;
     int dead_peers;           /* some peer waits for close_pending handling */
     cpn_auth_t *auth;         /* keys (auth.c); NULL: none configured */
+    uint64_t live_next_ns;    /* next deadline/keepalive look (liveness.c) */
+    unsigned live_tick;
 };
 
 /* site.c */
@@ -287,6 +291,17 @@ void cpn__recv_peer_failed(cpn_peer_t *peer);
 void cpn__recv_close_all(cpn_site_t *site);
 /** Return quarantined slots whose rest is over to the pool. */
 void cpn__pool_quarantine_check(cpn_site_t *site);
+
+/* liveness.c */
+/** Keepalive and deadlines: ping ready peers, fail peers silent past the
+ *  peer timeout while tasks are in flight, fail tasks past their deadline. */
+void cpn__liveness_tick(cpn_site_t *site);
+/* task.c */
+/** Words for the phase a sending task is in ("while sending chunks"). */
+const char *cpn__task_phase(const cpn_task_t *task);
+/* recv.c */
+/** Fail a receiving task that passed its deadline, telling the sender. */
+void cpn__rtask_expire(cpn_rtask_t *rt, int deadline_ms);
 
 /* limits.c */
 /** Site-wide checks of an offer before anything is written: bytes of all

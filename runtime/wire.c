@@ -43,6 +43,7 @@
  *   CANCEL     i32 status, str16 reason
  *   AUTH       (task id 0) u32 step (1 or 2), u8[32] nonce, u8[32] pubkey,
  *              u8[64] signature
+ *   PING       (task id 0) u64 sender's clock (ns)
  *
  * Decoders return CPN_ERR_TRUNCATED when a field runs past the end of the
  * message, CPN_ERR_TOO_BIG when a count or length is over its limit, and
@@ -75,6 +76,7 @@ static const char *const wire_type_names[CPN_MSG_TYPE_MAX] = {
     [CPN_MSG_RECEIPT]   = "RECEIPT",
     [CPN_MSG_CANCEL]    = "CANCEL",
     [CPN_MSG_AUTH]      = "AUTH",
+    [CPN_MSG_PING]      = "PING",
 };
 
 const char *cpn_wire_type_str(unsigned type)
@@ -1317,5 +1319,44 @@ cpn_status_t cpn_wire_encode_auth(cpn_wire_buf_t *b, const cpn_wire_auth_t *m)
     p = st_bytes(p, m->nonce, CPN_WIRE_NONCE_LEN);
     p = st_bytes(p, m->pubkey, CPN_WIRE_PUBKEY_LEN);
     p = st_bytes(p, m->sig, CPN_WIRE_SIG_LEN);
+    return enc_finish(b, size, p);
+}
+
+/* ---- PING (keepalive) ---- */
+
+cpn_status_t cpn_wire_decode_ping(const void *buf, size_t len,
+                                  cpn_wire_hdr_t *hdr_p, uint64_t *sent_ns)
+{
+    cpn_wire_hdr_t hdr;
+    wire_rd_t r;
+    uint64_t v;
+    cpn_status_t status;
+
+    status = wire_open(buf, len, CPN_MSG_PING, &hdr, &r);
+    if (status != CPN_OK) {
+        return status;
+    }
+    if (hdr.task_id != 0) {
+        return CPN_ERR_CORRUPT;
+    }
+    v = rd_u64(&r);
+    status = wire_close(&r, &hdr, hdr_p);
+    if (status == CPN_OK) {
+        *sent_ns = v;
+    }
+    return status;
+}
+
+cpn_status_t cpn_wire_encode_ping(cpn_wire_buf_t *b, uint64_t sent_ns)
+{
+    uint64_t size = CPN_WIRE_HDR_LEN + 8;
+    cpn_status_t status;
+    uint8_t *p;
+
+    status = enc_start(b, size, CPN_MSG_PING, 0, &p);
+    if (status != CPN_OK) {
+        return status;
+    }
+    p = st64(p, sent_ns);
     return enc_finish(b, size, p);
 }

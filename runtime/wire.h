@@ -22,7 +22,8 @@
  *   OFFER -> ACCEPT | RECEIPT     RECEIPT at once when every object rode inline
  *   put+CHUNK ... <- GRANT/NACK   chunks into granted slots or sinks
  *   COMMIT -> RECEIPT             object digests; receiver lands and answers
- *   CANCEL                        either side gives up on a task */
+ *   CANCEL                        either side gives up on a task
+ *   PING                          keepalive, both ways, every CPN_SITE_KEEPALIVE */
 #ifndef CPN_RUNTIME_WIRE_H
 #define CPN_RUNTIME_WIRE_H
 
@@ -56,6 +57,7 @@ typedef enum cpn_wire_type {
     CPN_MSG_RECEIPT,
     CPN_MSG_CANCEL,
     CPN_MSG_AUTH,
+    CPN_MSG_PING,
     CPN_MSG_TYPE_MAX
 } cpn_wire_type_t;
 
@@ -291,6 +293,9 @@ cpn_status_t cpn_wire_encode_nack(cpn_wire_buf_t *b, uint64_t task_id, const cpn
 cpn_status_t cpn_wire_encode_commit(cpn_wire_buf_t *b, uint64_t task_id, const cpn_digest_t *digests, uint32_t n);
 cpn_status_t cpn_wire_encode_receipt(cpn_wire_buf_t *b, uint64_t task_id, const cpn_wire_receipt_t *m);
 cpn_status_t cpn_wire_encode_cancel(cpn_wire_buf_t *b, uint64_t task_id, const cpn_wire_cancel_t *m);
+/** PING (keepalive): task id 0, body u64 the sender's clock in ns. */
+cpn_status_t cpn_wire_decode_ping(const void *buf, size_t len, cpn_wire_hdr_t *hdr, uint64_t *sent_ns);
+cpn_status_t cpn_wire_encode_ping(cpn_wire_buf_t *b, uint64_t sent_ns);
 /** CPN_ERR_INVALID for a step other than 1 or 2. */
 cpn_status_t cpn_wire_encode_auth(cpn_wire_buf_t *b, const cpn_wire_auth_t *m);
 

@@ -56,6 +56,9 @@ typedef struct cpn_site_params {
     uint32_t max_objects;     /**< receiver: objects per task (CPN_SITE_MAX_OBJECTS) */
     uint64_t max_task_bytes;  /**< receiver: bytes per task (CPN_SITE_MAX_TASK_BYTES) */
     uint32_t max_name_len;    /**< receiver: bytes per object name (CPN_SITE_MAX_NAME_LEN) */
+    int task_deadline_ms;     /**< every task fails after this long, both sides; <=0: none (CPN_SITE_TASK_DEADLINE) */
+    int keepalive_ms;         /**< PING to each peer this often (CPN_SITE_KEEPALIVE) */
+    int peer_timeout_ms;      /**< a peer silent this long with tasks in flight is dead (CPN_SITE_PEER_TIMEOUT) */
     uint64_t max_site_bytes;  /**< receiver: bytes of all tasks in flight at once, 0: no limit (CPN_SITE_MAX_SITE_BYTES) */
     int timeout_ms;           /**< connect and HELLO timeout (CPN_SITE_TIMEOUT) */
     int fsync;                /**< receiver: fsync files before landing (CPN_SITE_FSYNC) */

@@ -200,6 +200,13 @@ void cpn_fuzz_wire_one(const uint8_t *buf, size_t len)
         }
     }
     {
+        uint64_t t;
+        if (cpn_wire_decode_ping(buf, len, &hdr, &t) == CPN_OK) {
+            cpn_wire_buf_reset(&re);
+            same_bytes(&re, buf, len, cpn_wire_encode_ping(&re, t));
+        }
+    }
+    {
         cpn_wire_auth_t m;
         if (cpn_wire_decode_auth(buf, len, &hdr, &m) == CPN_OK) {
             FUZZ_CHECK(m.step == 1 || m.step == 2, "AUTH step is 1 or 2");

@@ -143,6 +143,7 @@ int main(int argc, char **argv)
     emit(&b, cpn_wire_encode_receipt(&b, 9, &rc), "receipt", 0);
     cancel = (cpn_wire_cancel_t){ CPN_ERR_CANCELED, cpn_wire_str("gave up") };
     emit(&b, cpn_wire_encode_cancel(&b, 10, &cancel), "cancel", 0);
+    emit(&b, cpn_wire_encode_ping(&b, 123456789), "ping", 0);
 
     cpn_wire_buf_free(&b);
     printf("cpn-fuzz-seeds: %u files under %s\n", nwritten, out_dir);

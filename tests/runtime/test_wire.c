@@ -315,6 +315,14 @@ static cpn_status_t decode_check(unsigned type, const uint8_t *buf, size_t len)
         }
         break;
     }
+    case CPN_MSG_PING: {
+        uint64_t t;
+        st = cpn_wire_decode_ping(buf, len, &hdr, &t);
+        if (st == CPN_OK) {
+            st2 = cpn_wire_encode_ping(&re, t);
+        }
+        break;
+    }
     case CPN_MSG_AUTH: {
         cpn_wire_auth_t m;
         st = cpn_wire_decode_auth(buf, len, &hdr, &m);
@@ -419,6 +427,8 @@ static void sample_frames(frames_t *fs)
         au.step = 3;
         cr_assert_eq(cpn_wire_encode_auth(&b, &au), CPN_ERR_INVALID);
     }
+    cr_assert_eq(cpn_wire_encode_ping(&b, 0x0102030405060708ull), CPN_OK);
+    take(fs, &b, CPN_MSG_PING);
 
     /* HELLO_ACK: accepted with a key, refused with words */
     memset(&ack, 0, sizeof(ack));
