@@ -109,7 +109,8 @@ static void rx_open(const char *listen, int deadline_ms, int peer_timeout_ms)
             /* Known: UCX keeps the old listener's port for a while after
              * the site closed; the restarted site takes a new port, as one
              * started with port 0 would. Reconnection is what is tested. */
-            cr_log_warn("port of %s still busy after restart; new port", listen);
+            fprintf(stderr, "note: port of %s still busy after restart; "
+                    "taking a new port\n", listen);
             st = cpn_site_listen(rx.site, "127.0.0.1:0", addr, sizeof(addr));
         }
         cr_assert_eq(st, CPN_OK, "cannot listen on %s: %s", listen,
