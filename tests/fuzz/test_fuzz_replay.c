@@ -57,6 +57,8 @@ static unsigned replay_dir(const char *sub, const char *target, body_fn fn)
     return n;
 }
 
+/* Every committed wire seed and every saved fuzz finding through the
+ * wire-decoder fuzz body (decode, re-encode, bounds). */
 Test(fuzz_replay, wire_corpus_and_regressions)
 {
     unsigned seeds = replay_dir("corpus", "wire", cpn_fuzz_wire_one);
@@ -66,6 +68,8 @@ Test(fuzz_replay, wire_corpus_and_regressions)
     cr_log_info("wire: %u seeds, %u regression inputs replayed", seeds, regs);
 }
 
+/* Every committed OFFER seed and saved finding through the manifest fuzz
+ * body (names, sizes, inline data). */
 Test(fuzz_replay, offer_corpus_and_regressions)
 {
     unsigned seeds = replay_dir("corpus", "offer", cpn_fuzz_offer_one);

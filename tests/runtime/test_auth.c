@@ -253,6 +253,8 @@ static void expect_refused(const char *key, const char *peers,
     cr_assert_eq(land_entries(), 0, "something was written under %s", land);
 }
 
+/* Two sites with keys that list each other: HELLO, AUTH both ways, and a
+ * task lands byte-exact. */
 Test(auth, trusted_sites_deliver)
 {
     static const char data[] = "weights of a trusted site";
@@ -283,30 +285,40 @@ Test(auth, trusted_sites_deliver)
     cpn_site_close(tx);
 }
 
+/* A sender with no key connects to a site that requires keys: refused, "no
+ * key", nothing written. */
 Test(auth, no_key_refused)
 {
     start_rx("b.key", "b.peers");
     expect_refused(NULL, NULL, "no key");
 }
 
+/* A stranger with its own key claims a trusted site's name: refused, "wrong
+ * key", nothing written. */
 Test(auth, stranger_key_under_trusted_name_refused)
 {
     start_rx("b.key", "b.peers");
     expect_refused("evil.key", NULL, "wrong key");
 }
 
+/* The receiving site's key is not the one the sender's peers file lists for
+ * it (mutual check): the sender refuses, "wrong key". */
 Test(auth, receiver_key_not_trusted_by_sender)
 {
     start_rx("b.key", "b.peers");
     expect_refused("a.key", "a-wrong.peers", "wrong key");
 }
 
+/* A receiving site with no key at all, and a sender that requires one: the
+ * sender refuses, "no key". */
 Test(auth, receiver_without_key_refused_by_sender)
 {
     start_rx(NULL, NULL);
     expect_refused("a.key", "a.peers", "no key");
 }
 
+/* Key file readable by the group (0640) and peers file writable by all
+ * (0666): the site refuses to open, saying "unsafe permissions". */
 Test(auth, unsafe_key_permissions_refused)
 {
     cpn_site_t *tx = NULL;
@@ -325,6 +337,8 @@ Test(auth, unsafe_key_permissions_refused)
     cpn_site_close(tx);
 }
 
+/* cpn_keygen over an existing key, and with a site name holding a space:
+ * refused, the old key kept. */
 Test(auth, keygen_does_not_overwrite)
 {
     char p[512];

@@ -234,6 +234,8 @@ static cpn_peer_t *connect_tx(void)
     return peer;
 }
 
+/* A 5 MiB task into an 8 MiB tmpfs already holding 4 MiB: refused with
+ * CPN_ERR_NO_SPACE before a byte is written; once space is back, it lands. */
 Test(limits, larger_than_free_space_refused_before_writing)
 {
     cpn_peer_t *peer = connect_tx();
@@ -260,6 +262,9 @@ Test(limits, larger_than_free_space_refused_before_writing)
     cpn_peer_close(peer);
 }
 
+/* Another writer fills the tmpfs right after a 5 MiB task was accepted: the
+ * task fails with CPN_ERR_NO_SPACE naming the object, the sender is told,
+ * no temporary file stays, and the next task lands. */
 Test(limits, disk_fills_during_task_fails_cleanly_then_serves)
 {
     cpn_peer_t *peer = connect_tx();
@@ -288,6 +293,8 @@ Test(limits, disk_fills_during_task_fails_cleanly_then_serves)
     cpn_peer_close(peer);
 }
 
+/* Four objects where the site takes three, and a 35-byte name where it
+ * takes 32: refused, nothing written. */
 Test(limits, objects_and_name_length_refused)
 {
     cpn_peer_t *peer = connect_tx();

@@ -211,6 +211,10 @@ static int land_leftovers(void)
     return n;
 }
 
+/* The receiver stops making progress (hung) just after accepting a 64 MiB
+ * task: the sender's keepalive declares it dead within the peer timeout,
+ * the error names site-b and the phase; the receiver, woken, drops its
+ * partial task. */
 Test(liveness, hung_receiver_is_declared_dead)
 {
     cpn_peer_t *peer;
@@ -241,6 +245,8 @@ Test(liveness, hung_receiver_is_declared_dead)
     cpn_peer_close(peer);
 }
 
+/* The receiver never answers an offer: the sender's task fails at its 400
+ * ms deadline, naming the peer and the phase. */
 Test(liveness, sender_deadline_names_peer_and_phase)
 {
     cpn_peer_t *peer;
@@ -262,6 +268,8 @@ Test(liveness, sender_deadline_names_peer_and_phase)
     cpn_peer_close(peer);
 }
 
+/* The sender stalls after its offer: the receiver fails the task at its 400
+ * ms deadline, leaves nothing, and the sender learns why. */
 Test(liveness, receiver_deadline_fails_task_and_tells_sender)
 {
     uint8_t *data = pattern(16 * MiB);
@@ -296,6 +304,8 @@ Test(liveness, receiver_deadline_fails_task_and_tells_sender)
     cpn_peer_close(peer);
 }
 
+/* The receiving site is closed and started again: the sender, not
+ * restarted, connects again and delivers. */
 Test(liveness, receiver_restarts_sender_reconnects)
 {
     cpn_peer_t *peer;
@@ -334,6 +344,8 @@ Test(liveness, receiver_restarts_sender_reconnects)
     cpn_peer_close(peer);
 }
 
+/* The sending site is closed and opened again three times: the receiver,
+ * not restarted, serves each one. */
 Test(liveness, sender_restarts_receiver_keeps_serving)
 {
     cpn_peer_t *peer;

@@ -67,6 +67,9 @@ TestSuite(cli_keys, .init = setup, .fini = teardown, .timeout = 120);
     "--key b.key --peers b.peers --ready-fd 3 3>ready & pid=$!; "            \
     "read addr < ready; "
 
+/* From the shell: keygen, serve --key --peers; a trusted send lands
+ * byte-exact; a send with no key exits 3 saying "no key"; a 0640 key file
+ * is refused; keygen never overwrites. */
 Test(cli_keys, trusted_delivers_untrusted_refused)
 {
     char out[8192];
