@@ -249,22 +249,32 @@ Test(liveness, hung_receiver_is_declared_dead)
  * ms deadline, naming the peer and the phase. */
 Test(liveness, sender_deadline_names_peer_and_phase)
 {
+    uint8_t *data = pattern(1 * MiB);
     cpn_peer_t *peer;
-    char err[1024];
+    cpn_task_t *task;
+    const char *err;
     cpn_status_t st;
 
     rx_open("127.0.0.1:0", 60000, 30000);
     tx_open(400, 30000);
     cr_assert_eq(cpn_site_connect(tx, addr, 5000, &peer), CPN_OK);
     atomic_store(&rx.pause, 1);   /* the offer is never answered */
-    st = deliver(peer, "late", 1 * MiB, 10000, err, sizeof(err));
+    cr_assert_eq(cpn_task_create(tx, "late", &task), CPN_OK);
+    cr_assert_eq(cpn_task_add_mem(task, "d.bin", data, 1 * MiB, NULL), CPN_OK);
+    cr_assert_eq(cpn_task_deliver(task, peer, NULL), CPN_INPROGRESS);
+    st = cpn_task_wait(task, 10000);
+    err = cpn_task_error(task);
     cr_assert_eq(st, CPN_ERR_TIMEOUT, "%s: %s", cpn_status_str(st), err);
     cr_assert(strstr(err, "deadline") != NULL, "%s", err);
     cr_assert(strstr(err, "site-b") != NULL, "%s", err);
     cr_assert(strstr(err, "waiting for the receiver to accept") != NULL ||
                   strstr(err, "while sending chunks") != NULL, "no phase: %s",
               err);
+    /* wake the receiver before the task goes, so that puts it may have
+     * started complete (a task with puts in flight cannot be freed) */
     atomic_store(&rx.pause, 0);
+    cpn_task_destroy(task);
+    free(data);
     cpn_peer_close(peer);
 }
 
