@@ -40,6 +40,8 @@ TESTS = [
      "tests/tools/test_cli.c", "killed sender / receiver"),
     ("tests/fuzz/test_fuzz_replay", None, "tests/fuzz/test_fuzz_replay.c",
      "fuzz corpus and regressions"),
+    ("tests/test_runtime_load", None, "tests/runtime/test_load.c",
+     "load"),
 ]
 
 
