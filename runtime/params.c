@@ -30,12 +30,24 @@ static const cpn_config_field_t site_fields[] = {
       CPN_CFG_UINT, max_objects),
     F("MAX_TASK_BYTES", "16T", "receiver: most bytes in one task",
       CPN_CFG_SIZE, max_task_bytes),
+    F("TASK_DEADLINE", "1h", "every task fails after this long (both "
+      "sides); inf: never", CPN_CFG_TIME_MS, task_deadline_ms),
+    F("KEEPALIVE", "1s", "PING each peer this often", CPN_CFG_TIME_MS,
+      keepalive_ms),
+    F("PEER_TIMEOUT", "15s", "a peer silent this long while tasks are in "
+      "flight is dead", CPN_CFG_TIME_MS, peer_timeout_ms),
+    F("MAX_SITE_BYTES", "0", "receiver: most bytes of all tasks in flight "
+      "at once (0: no limit)", CPN_CFG_SIZE, max_site_bytes),
     F("MAX_NAME_LEN", "1024", "receiver: longest object name in bytes",
       CPN_CFG_UINT, max_name_len),
     F("TIMEOUT", "10s", "connect and HELLO timeout", CPN_CFG_TIME_MS,
       timeout_ms),
     F("FSYNC", "n", "receiver: fsync landed files before they appear",
       CPN_CFG_BOOL, fsync),
+    F("KEY_FILE", NULL, "this site's secret key (cpn keygen); must be mode 0600",
+      CPN_CFG_STRING, key_file),
+    F("PEERS_FILE", NULL, "public keys of trusted sites; set: only they may "
+      "connect or be connected to", CPN_CFG_STRING, peers_file),
 };
 
 static cpn_config_table_t site_table = {

@@ -633,19 +633,6 @@ static void grant_waiting(cpn_site_t *site)
 
 /* ---- OFFER ---- */
 
-static cpn_status_t check_disk(cpn_site_t *site, uint64_t bytes)
-{
-    struct statvfs vfs;
-
-    if (statvfs(site->land_dir, &vfs) != 0) {
-        return CPN_OK; /* cannot tell: writing will say */
-    }
-    if ((uint64_t)vfs.f_bavail * vfs.f_frsize < bytes) {
-        return CPN_ERR_NO_SPACE;
-    }
-    return CPN_OK;
-}
-
 static cpn_status_t inline_land(cpn_rtask_t *rt, uint32_t i,
                                 const cpn_wire_object_t *wo)
 {
@@ -689,7 +676,7 @@ static void on_offer(cpn_peer_t *peer, const void *buf, size_t len)
     uint32_t *slots = NULL, nsinks = 0, nslots, i;
     uint64_t file_bytes = 0;
     const char *why;
-    char q[256];
+    char q[256], why_buf[CPN_ERRTEXT_MAX];
     cpn_offer_t offer;
     cpn_rtask_t *rt;
     cpn_msg_t *m;
@@ -850,16 +837,17 @@ static void on_offer(cpn_peer_t *peer, const void *buf, size_t len)
             }
         }
     }
+    /* Site-wide bytes in flight and free disk (limits.c). */
+    st = cpn__limits_offer(site, rt, rt->files ? file_bytes : 0, why_buf,
+                           sizeof(why_buf));
+    if (st != CPN_OK) {
+        rtask_fail(rt, 1, st, "%s", why_buf);
+        return;
+    }
     if (rt->files) {
         if (site->land_dir == NULL) {
             rtask_fail(rt, 1, CPN_ERR_REFUSED, "site %s has no landing "
                        "directory (start it with --land DIR)", site->name);
-            return;
-        }
-        st = check_disk(site, file_bytes);
-        if (st != CPN_OK) {
-            rtask_fail(rt, 1, st, "%llu bytes do not fit in the free space "
-                       "of %s", (unsigned long long)file_bytes, site->land_dir);
             return;
         }
         if (asprintf(&rt->tmpdir, "%s/" PARTIAL_PREFIX "%d.XXXXXX",
@@ -1138,6 +1126,17 @@ void cpn__recv_peer_failed(cpn_peer_t *peer)
                        "%s", peer->err);
         }
     }
+}
+
+void cpn__rtask_expire(cpn_rtask_t *rt, int deadline_ms)
+{
+    rtask_fail(rt, 1, CPN_ERR_TIMEOUT, "task %s from peer %s (%s) missed its "
+               "deadline of %d ms (CPN_SITE_TASK_DEADLINE) %s: %llu of %llu "
+               "chunks verified", rt->job, rt->peer->name, rt->peer->addr,
+               deadline_ms, rt->committed ? "after COMMIT"
+                                          : "waiting for chunks",
+               (unsigned long long)rt->chunks_verified,
+               (unsigned long long)rt->chunks_total);
 }
 
 void cpn__recv_close_all(cpn_site_t *site)

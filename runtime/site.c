@@ -270,6 +270,11 @@ static void on_hello(cpn_peer_t *peer, const void *buf, size_t len)
     char why[CPN_ERRTEXT_MAX];
     cpn_status_t st;
 
+    if (peer->state != CPN_PEER_ACCEPTED || peer->auth.state != CPN_AUTH_NONE) {
+        cpn__peer_fail(peer, CPN_ERR_PROTO, "HELLO from %s out of turn",
+                       peer->addr);
+        return;
+    }
     st = cpn_wire_decode_hello(buf, len, &hdr, &h);
     if (st != CPN_OK) {
         hello_ack_send(peer, 0, st, "malformed HELLO");
@@ -291,11 +296,28 @@ static void on_hello(cpn_peer_t *peer, const void *buf, size_t len)
         snprintf(peer->err, sizeof(peer->err), "%s", why);
         return;
     }
+    if (cpn__auth_on_hello(peer, &h) != CPN_OK) {
+        return; /* challenged (accepted on AUTH) or refused */
+    }
+    cpn__hello_accept(peer);
+}
+
+void cpn__hello_accept(cpn_peer_t *peer)
+{
     peer->state = CPN_PEER_READY;
     peer_query_lanes(peer);
     hello_ack_send(peer, 0, CPN_OK, NULL);
     cpn_debug("site %s: peer %s connected from %s over %s", peer->site->name,
               peer->name, peer->addr, peer->lanes);
+}
+
+void cpn__hello_refuse(cpn_peer_t *peer, cpn_status_t status, const char *why)
+{
+    hello_ack_send(peer, 0, status, why);
+    /* Keep the endpoint until the peer closes it, so the ACK arrives. */
+    peer->state = CPN_PEER_FAILED;
+    peer->status = status;
+    snprintf(peer->err, sizeof(peer->err), "%s", why);
 }
 
 static void on_hello_ack(cpn_peer_t *peer, const void *buf, size_t len)
@@ -321,6 +343,9 @@ static void on_hello_ack(cpn_peer_t *peer, const void *buf, size_t len)
         cpn__peer_fail(peer, (cpn_status_t)a.status, "%s refused HELLO: %s",
                        peer->addr, text[0] ? text
                                            : cpn_status_str(a.status));
+        return;
+    }
+    if (cpn__auth_on_hello_ack(peer, peer->name) != CPN_OK) {
         return;
     }
     peer->max_objects = a.max_objects;
@@ -391,6 +416,12 @@ static void h_recv(void *arg, cpn_tp_ep_t *ep, const void *data, size_t len)
         return;
     case CPN_MSG_HELLO_ACK:
         on_hello_ack(peer, data, len);
+        return;
+    case CPN_MSG_AUTH:
+        cpn__auth_on_msg(peer, data, len);
+        return;
+    case CPN_MSG_PING:
+        peer->last_rx_ns = cpn_time_ns();
         return;
     default:
         break;
@@ -544,9 +575,13 @@ cpn_status_t cpn_site_open(const cpn_site_params_t *params,
                   site->transport, cpn_status_str(st));
         goto err_free;
     }
-    st = cpn__pool_open(site);
+    st = cpn__auth_open(site);
     if (st != CPN_OK) {
         goto err_close_iface;
+    }
+    st = cpn__pool_open(site);
+    if (st != CPN_OK) {
+        goto err_close_auth;
     }
     if (site->land_dir != NULL) {
         st = cpn__land_prepare(site);
@@ -559,6 +594,8 @@ cpn_status_t cpn_site_open(const cpn_site_params_t *params,
 
 err_close_pool:
     cpn__pool_close(site);
+err_close_auth:
+    cpn__auth_close(site);
 err_close_iface:
     site->ops->close(site->iface);
 err_free:
@@ -585,6 +622,7 @@ void cpn_site_close(cpn_site_t *site)
     }
     cpn__recv_close_all(site);
     cpn__pool_close(site);
+    cpn__auth_close(site);
     site->ops->close(site->iface);
     while ((m = site->msg_free) != NULL) {
         site->msg_free = m->next;
@@ -666,6 +704,9 @@ unsigned cpn_site_progress(cpn_site_t *site)
     if (site->nquar > 0) {
         cpn__pool_quarantine_check(site);
     }
+    if ((++site->live_tick & 63) == 0) {
+        cpn__liveness_tick(site);
+    }
     if (site->dead_peers) {
         reap_dead_peers(site);
     }
@@ -735,7 +776,10 @@ cpn_status_t cpn_site_connect(cpn_site_t *site, const char *addr,
     hello.proto_max = CPN_PROTO_VERSION;
     hello.site = cpn_wire_str(site->name);
     hello.transport = cpn_wire_str(site->transport);
-    st = cpn_wire_encode_hello(&m->buf, &hello);
+    st = cpn__auth_hello_fill(peer, &hello);
+    if (st == CPN_OK) {
+        st = cpn_wire_encode_hello(&m->buf, &hello);
+    }
     if (st == CPN_OK) {
         st = cpn__peer_send(peer, m);
     } else {

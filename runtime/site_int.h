@@ -12,6 +12,7 @@
 
 #include "core/checksum.h"
 #include "core/histogram.h"
+#include "runtime/auth.h"
 #include "runtime/wire.h"
 #include "transport/transport.h"
 
@@ -62,6 +63,9 @@ struct cpn_peer {
     uint32_t max_objects, max_name_len, inline_max, slot_size, nslots;
     uint64_t max_task_bytes, pool_addr;
     cpn_tp_rkey_t *pool_rkey;
+    cpn_auth_peer_t auth;     /* HELLO authentication (auth.c) */
+    uint64_t last_rx_ns;      /* last PING (or READY) from it (liveness.c) */
+    uint64_t last_tx_ns;      /* last PING we sent it */
     struct cpn_peer *next;
 };
 
@@ -244,6 +248,9 @@ struct cpn_site {
     uint64_t next_task_id;
     int pump_pending;
     int dead_peers;           /* some peer waits for close_pending handling */
+    cpn_auth_t *auth;         /* keys (auth.c); NULL: none configured */
+    uint64_t live_next_ns;    /* next deadline/keepalive look (liveness.c) */
+    unsigned live_tick;
 };
 
 /* site.c */
@@ -257,6 +264,12 @@ void cpn__send_cancel(cpn_peer_t *peer, uint64_t task_id, cpn_status_t status,
 /** Mark @p peer failed with @p status and words; fails its tasks. */
 void cpn__peer_fail(cpn_peer_t *peer, cpn_status_t status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/** HELLO checked (and authenticated): the peer is ready; HELLO_ACK sent. */
+void cpn__hello_accept(cpn_peer_t *peer);
+/** Refuse a HELLO with @p status and words; the peer is failed but its
+ *  endpoint kept until the other side closes it, so the refusal arrives. */
+void cpn__hello_refuse(cpn_peer_t *peer, cpn_status_t status, const char *why);
 
 /* task.c: the sender */
 void cpn__task_on_msg(cpn_peer_t *peer, const cpn_wire_hdr_t *hdr,
@@ -279,6 +292,25 @@ void cpn__recv_peer_failed(cpn_peer_t *peer);
 void cpn__recv_close_all(cpn_site_t *site);
 /** Return quarantined slots whose rest is over to the pool. */
 void cpn__pool_quarantine_check(cpn_site_t *site);
+
+/* liveness.c */
+/** Keepalive and deadlines: ping ready peers, fail peers silent past the
+ *  peer timeout while tasks are in flight, fail tasks past their deadline. */
+void cpn__liveness_tick(cpn_site_t *site);
+/* task.c */
+/** Words for the phase a sending task is in ("while sending chunks"). */
+const char *cpn__task_phase(const cpn_task_t *task);
+/* recv.c */
+/** Fail a receiving task that passed its deadline, telling the sender. */
+void cpn__rtask_expire(cpn_rtask_t *rt, int deadline_ms);
+
+/* limits.c */
+/** Site-wide checks of an offer before anything is written: bytes of all
+ *  tasks in flight against max_site_bytes, and @p file_bytes against the
+ *  free space of land_dir net of what accepted tasks have yet to write.
+ *  @return CPN_OK, CPN_ERR_LIMIT or CPN_ERR_NO_SPACE with words in @p why. */
+cpn_status_t cpn__limits_offer(cpn_site_t *site, const cpn_rtask_t *rt,
+                               uint64_t file_bytes, char *why, size_t len);
 
 /* receipt.c */
 /** Build the receipt of a finished sending task from its state and the

@@ -423,15 +423,22 @@ cpn_status_t cpn_task_cancel(cpn_task_t *task)
     return CPN_OK;
 }
 
+static const char *const task_phase[] = {
+    [CPN_TASK_NEW] = "before the offer",
+    [CPN_TASK_OFFERED] = "waiting for the receiver to accept",
+    [CPN_TASK_SENDING] = "while sending chunks",
+    [CPN_TASK_COMMITTED] = "waiting for the receipt",
+    [CPN_TASK_DONE] = "after the end",
+};
+
+const char *cpn__task_phase(const cpn_task_t *task)
+{
+    return task_phase[task->state];
+}
+
 void cpn__task_peer_failed(cpn_peer_t *peer)
 {
-    static const char *phase[] = {
-        [CPN_TASK_NEW] = "before the offer",
-        [CPN_TASK_OFFERED] = "waiting for the receiver to accept",
-        [CPN_TASK_SENDING] = "while sending chunks",
-        [CPN_TASK_COMMITTED] = "waiting for the receipt",
-        [CPN_TASK_DONE] = "after the end",
-    };
+    const char *const *phase = task_phase;
     cpn_task_t *task, *next;
 
     for (task = peer->site->active; task != NULL; task = next) {

@@ -11,7 +11,11 @@
  * is the 16-byte header of wire.h followed by its body:
  *
  *   HELLO      (task id 0)
- *              u16 proto_min, u16 proto_max, str16 site, str16 transport
+ *              u16 proto_min, u16 proto_max, str16 site, str16 transport,
+ *              and when proto_max >= 2 (so that a version 1 HELLO still
+ *              decodes and gets a clear version refusal):
+ *              u8 has_key (0 or 1), u8[32] nonce, u8[32] pubkey (zero
+ *              when has_key is 0)
  *   HELLO_ACK  (task id 0)
  *              i32 status, u16 proto, str16 site, str16 error,
  *              u32 max_objects, u64 max_task_bytes, u32 max_name_len,
@@ -37,6 +41,9 @@
  *   RECEIPT    i32 status, str16 error, str16 landed_at, u64 bytes,
  *              u64 chunks, u64 retries, u64 elapsed_ns
  *   CANCEL     i32 status, str16 reason
+ *   AUTH       (task id 0) u32 step (1 or 2), u8[32] nonce, u8[32] pubkey,
+ *              u8[64] signature
+ *   PING       (task id 0) u64 sender's clock (ns)
  *
  * Decoders return CPN_ERR_TRUNCATED when a field runs past the end of the
  * message, CPN_ERR_TOO_BIG when a count or length is over its limit, and
@@ -68,6 +75,8 @@ static const char *const wire_type_names[CPN_MSG_TYPE_MAX] = {
     [CPN_MSG_COMMIT]    = "COMMIT",
     [CPN_MSG_RECEIPT]   = "RECEIPT",
     [CPN_MSG_CANCEL]    = "CANCEL",
+    [CPN_MSG_AUTH]      = "AUTH",
+    [CPN_MSG_PING]      = "PING",
 };
 
 const char *cpn_wire_type_str(unsigned type)
@@ -384,6 +393,28 @@ cpn_status_t cpn_wire_decode_hello(const void *buf, size_t len,
     v.proto_max = rd_u16(&r);
     v.site      = rd_str16(&r);
     v.transport = rd_str16(&r);
+    memset(v.nonce, 0, sizeof(v.nonce));
+    memset(v.pubkey, 0, sizeof(v.pubkey));
+    v.has_auth = v.proto_max >= 2;
+    v.has_key = 0;
+    if (v.has_auth) {
+        const uint8_t *p;
+        static const uint8_t zero[CPN_WIRE_PUBKEY_LEN];
+
+        v.has_key = rd_u8(&r);
+        p = rd_take(&r, CPN_WIRE_NONCE_LEN);
+        if (p != NULL) {
+            memcpy(v.nonce, p, CPN_WIRE_NONCE_LEN);
+        }
+        p = rd_take(&r, CPN_WIRE_PUBKEY_LEN);
+        if (p != NULL) {
+            memcpy(v.pubkey, p, CPN_WIRE_PUBKEY_LEN);
+            if (v.has_key > 1 ||
+                (!v.has_key && memcmp(p, zero, sizeof(zero)) != 0)) {
+                rd_fail(&r, CPN_ERR_CORRUPT);
+            }
+        }
+    }
     status = wire_close(&r, &hdr, hdr_p);
     if (status == CPN_OK) {
         *m = v;
@@ -859,8 +890,12 @@ cpn_status_t cpn_wire_encode_hello(cpn_wire_buf_t *b, const cpn_wire_hello_t *m)
         (status = field_check(m->transport, CPN_WIRE_MAX_STR)) != CPN_OK) {
         return status;
     }
+    if (m->has_key > 1 || (m->has_key && m->proto_max < 2)) {
+        return CPN_ERR_INVALID;
+    }
     size = CPN_WIRE_HDR_LEN + 2 + 2 + (2 + m->site.len) +
-           (2 + m->transport.len);
+           (2 + m->transport.len) +
+           (m->proto_max >= 2 ? 1 + CPN_WIRE_NONCE_LEN + CPN_WIRE_PUBKEY_LEN : 0);
     status = enc_start(b, size, CPN_MSG_HELLO, 0, &p);
     if (status != CPN_OK) {
         return status;
@@ -869,6 +904,16 @@ cpn_status_t cpn_wire_encode_hello(cpn_wire_buf_t *b, const cpn_wire_hello_t *m)
     p = st16(p, m->proto_max);
     p = st_str16(p, m->site);
     p = st_str16(p, m->transport);
+    if (m->proto_max >= 2) {
+        p = st8(p, m->has_key);
+        p = st_bytes(p, m->nonce, CPN_WIRE_NONCE_LEN);
+        if (m->has_key) {
+            p = st_bytes(p, m->pubkey, CPN_WIRE_PUBKEY_LEN);
+        } else {
+            memset(p, 0, CPN_WIRE_PUBKEY_LEN);
+            p += CPN_WIRE_PUBKEY_LEN;
+        }
+    }
     return enc_finish(b, size, p);
 }
 
@@ -1216,4 +1261,102 @@ void cpn_wire_encode_chunk(void *out, uint64_t task_id,
     p = st64(p, m->hash);
     assert(p == (uint8_t *)out + CPN_WIRE_CHUNK_LEN);
     (void)p;
+}
+
+/* ---- AUTH (protocol 2) ---- */
+
+#define WIRE_AUTH_BODY (4u + CPN_WIRE_NONCE_LEN + CPN_WIRE_PUBKEY_LEN + \
+                        CPN_WIRE_SIG_LEN)
+
+cpn_status_t cpn_wire_decode_auth(const void *buf, size_t len,
+                                  cpn_wire_hdr_t *hdr_p, cpn_wire_auth_t *m)
+{
+    cpn_wire_hdr_t hdr;
+    cpn_wire_auth_t v;
+    const uint8_t *p;
+    wire_rd_t r;
+    cpn_status_t status;
+
+    status = wire_open(buf, len, CPN_MSG_AUTH, &hdr, &r);
+    if (status != CPN_OK) {
+        return status;
+    }
+    if (hdr.task_id != 0) {
+        return CPN_ERR_CORRUPT;
+    }
+    v.step = rd_u32(&r);
+    if (r.status == CPN_OK && v.step != 1 && v.step != 2) {
+        rd_fail(&r, CPN_ERR_CORRUPT);
+    }
+    p = rd_take(&r, WIRE_AUTH_BODY - 4);
+    if (p != NULL) {
+        memcpy(v.nonce, p, CPN_WIRE_NONCE_LEN);
+        memcpy(v.pubkey, p + CPN_WIRE_NONCE_LEN, CPN_WIRE_PUBKEY_LEN);
+        memcpy(v.sig, p + CPN_WIRE_NONCE_LEN + CPN_WIRE_PUBKEY_LEN,
+               CPN_WIRE_SIG_LEN);
+    }
+    status = wire_close(&r, &hdr, hdr_p);
+    if (status == CPN_OK) {
+        *m = v;
+    }
+    return status;
+}
+
+cpn_status_t cpn_wire_encode_auth(cpn_wire_buf_t *b, const cpn_wire_auth_t *m)
+{
+    uint64_t size = CPN_WIRE_HDR_LEN + WIRE_AUTH_BODY;
+    cpn_status_t status;
+    uint8_t *p;
+
+    if (m->step != 1 && m->step != 2) {
+        return CPN_ERR_INVALID;
+    }
+    status = enc_start(b, size, CPN_MSG_AUTH, 0, &p);
+    if (status != CPN_OK) {
+        return status;
+    }
+    p = st32(p, m->step);
+    p = st_bytes(p, m->nonce, CPN_WIRE_NONCE_LEN);
+    p = st_bytes(p, m->pubkey, CPN_WIRE_PUBKEY_LEN);
+    p = st_bytes(p, m->sig, CPN_WIRE_SIG_LEN);
+    return enc_finish(b, size, p);
+}
+
+/* ---- PING (keepalive) ---- */
+
+cpn_status_t cpn_wire_decode_ping(const void *buf, size_t len,
+                                  cpn_wire_hdr_t *hdr_p, uint64_t *sent_ns)
+{
+    cpn_wire_hdr_t hdr;
+    wire_rd_t r;
+    uint64_t v;
+    cpn_status_t status;
+
+    status = wire_open(buf, len, CPN_MSG_PING, &hdr, &r);
+    if (status != CPN_OK) {
+        return status;
+    }
+    if (hdr.task_id != 0) {
+        return CPN_ERR_CORRUPT;
+    }
+    v = rd_u64(&r);
+    status = wire_close(&r, &hdr, hdr_p);
+    if (status == CPN_OK) {
+        *sent_ns = v;
+    }
+    return status;
+}
+
+cpn_status_t cpn_wire_encode_ping(cpn_wire_buf_t *b, uint64_t sent_ns)
+{
+    uint64_t size = CPN_WIRE_HDR_LEN + 8;
+    cpn_status_t status;
+    uint8_t *p;
+
+    status = enc_start(b, size, CPN_MSG_PING, 0, &p);
+    if (status != CPN_OK) {
+        return status;
+    }
+    p = st64(p, sent_ns);
+    return enc_finish(b, size, p);
 }

@@ -16,10 +16,14 @@
  *
  * Message flow of one task (see DESIGN.md, "Delivering a task"):
  *   HELLO -> HELLO_ACK            once per connection (versions, limits, pool key)
+ *   HELLO -> AUTH(1) -> AUTH(2) -> HELLO_ACK
+ *                                 the same, when the receiving site requires
+ *                                 keys (runtime/auth.c): challenge-response
  *   OFFER -> ACCEPT | RECEIPT     RECEIPT at once when every object rode inline
  *   put+CHUNK ... <- GRANT/NACK   chunks into granted slots or sinks
  *   COMMIT -> RECEIPT             object digests; receiver lands and answers
- *   CANCEL                        either side gives up on a task */
+ *   CANCEL                        either side gives up on a task
+ *   PING                          keepalive, both ways, every CPN_SITE_KEEPALIVE */
 #ifndef CPN_RUNTIME_WIRE_H
 #define CPN_RUNTIME_WIRE_H
 
@@ -32,7 +36,7 @@
 
 #define CPN_WIRE_MAGIC        0x5043u   /* "CP" as little-endian bytes */
 #define CPN_WIRE_VERSION      1         /* header layout version */
-#define CPN_PROTO_VERSION     1         /* delivery protocol version */
+#define CPN_PROTO_VERSION     2         /* delivery protocol version (2: AUTH) */
 #define CPN_WIRE_HDR_LEN      16
 #define CPN_WIRE_MAX_MSG      (64u << 20)  /* largest message, header included */
 #define CPN_WIRE_MAX_STR      4096         /* longest str16 (names, errors) */
@@ -52,6 +56,8 @@ typedef enum cpn_wire_type {
     CPN_MSG_COMMIT,
     CPN_MSG_RECEIPT,
     CPN_MSG_CANCEL,
+    CPN_MSG_AUTH,
+    CPN_MSG_PING,
     CPN_MSG_TYPE_MAX
 } cpn_wire_type_t;
 
@@ -73,11 +79,32 @@ typedef struct cpn_wire_str {
 
 /* ---- messages ---- */
 
+#define CPN_WIRE_NONCE_LEN  32
+#define CPN_WIRE_PUBKEY_LEN 32      /* Ed25519 public key */
+#define CPN_WIRE_SIG_LEN    64      /* Ed25519 signature */
+
 typedef struct cpn_wire_hello {
     uint16_t proto_min, proto_max;  /* protocol versions the sender speaks */
     cpn_wire_str_t site;            /* site name */
     cpn_wire_str_t transport;       /* "ucx" */
+    /* protocol 2: the authentication block, on the wire exactly when
+     * proto_max >= 2 (a version 1 HELLO still decodes, so that the version
+     * check can answer it); the encoder follows proto_max, not has_auth */
+    uint8_t has_auth;               /* decoded: the block was present */
+    uint8_t has_key;                /* pubkey is set (else all zero) */
+    uint8_t nonce[CPN_WIRE_NONCE_LEN];   /* fresh random, per connection */
+    uint8_t pubkey[CPN_WIRE_PUBKEY_LEN]; /* the sender's public key */
 } cpn_wire_hello_t;
+
+/** AUTH: step 1 (receiver -> connecting site) is the challenge: its own
+ *  nonce, its public key and its signature over both nonces; step 2 (the
+ *  answer) carries the connecting site's signature (nonce, pubkey zero). */
+typedef struct cpn_wire_auth {
+    uint32_t step;                       /* 1 or 2 */
+    uint8_t nonce[CPN_WIRE_NONCE_LEN];
+    uint8_t pubkey[CPN_WIRE_PUBKEY_LEN];
+    uint8_t sig[CPN_WIRE_SIG_LEN];
+} cpn_wire_auth_t;
 
 typedef struct cpn_wire_hello_ack {
     int32_t status;                 /* CPN_OK, or why the HELLO was refused */
@@ -232,6 +259,8 @@ cpn_status_t cpn_wire_decode_nack(const void *buf, size_t len, cpn_wire_hdr_t *h
 cpn_status_t cpn_wire_decode_commit(const void *buf, size_t len, cpn_wire_hdr_t *hdr, cpn_wire_commit_t *m);
 cpn_status_t cpn_wire_decode_receipt(const void *buf, size_t len, cpn_wire_hdr_t *hdr, cpn_wire_receipt_t *m);
 cpn_status_t cpn_wire_decode_cancel(const void *buf, size_t len, cpn_wire_hdr_t *hdr, cpn_wire_cancel_t *m);
+/** AUTH: task id 0, step 1 or 2, exactly 132 body bytes. */
+cpn_status_t cpn_wire_decode_auth(const void *buf, size_t len, cpn_wire_hdr_t *hdr, cpn_wire_auth_t *m);
 
 /** Start iterating the objects of a decoded offer. */
 void cpn_wire_offer_iter_init(const cpn_wire_offer_t *m, cpn_wire_offer_iter_t *it);
@@ -264,6 +293,11 @@ cpn_status_t cpn_wire_encode_nack(cpn_wire_buf_t *b, uint64_t task_id, const cpn
 cpn_status_t cpn_wire_encode_commit(cpn_wire_buf_t *b, uint64_t task_id, const cpn_digest_t *digests, uint32_t n);
 cpn_status_t cpn_wire_encode_receipt(cpn_wire_buf_t *b, uint64_t task_id, const cpn_wire_receipt_t *m);
 cpn_status_t cpn_wire_encode_cancel(cpn_wire_buf_t *b, uint64_t task_id, const cpn_wire_cancel_t *m);
+/** PING (keepalive): task id 0, body u64 the sender's clock in ns. */
+cpn_status_t cpn_wire_decode_ping(const void *buf, size_t len, cpn_wire_hdr_t *hdr, uint64_t *sent_ns);
+cpn_status_t cpn_wire_encode_ping(cpn_wire_buf_t *b, uint64_t sent_ns);
+/** CPN_ERR_INVALID for a step other than 1 or 2. */
+cpn_status_t cpn_wire_encode_auth(cpn_wire_buf_t *b, const cpn_wire_auth_t *m);
 
 /** The OFFER is encoded in three steps, so objects stream in without an array:
  *  begin (header fields), one object at a time, then end (patches counts). */

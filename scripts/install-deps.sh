@@ -21,7 +21,8 @@ packages=(
     libjansson-dev      # receipts and bench output as JSON
     libcriterion-dev    # the test suite
     clang               # second compiler, sanitizer builds
-    libclang-rt-14-dev  # clang's ASan/UBSan runtimes
+    libclang-rt-14-dev  # clang's ASan/UBSan runtimes, libFuzzer (scripts/fuzz.sh)
+    libsodium-dev       # site authentication in HELLO (Ed25519 signatures)
     iproute2            # ip: loopback and veth test setups
     procps              # ps, free, sysctl
     iperf3              # cpn bench: the kernel-TCP reference

@@ -10,5 +10,6 @@
 #include <cpn/site.h>
 #include <cpn/task.h>
 #include <cpn/receipt.h>
+#include <cpn/auth.h>
 
 #endif /* CPN_CPN_H */

@@ -56,8 +56,14 @@ typedef struct cpn_site_params {
     uint32_t max_objects;     /**< receiver: objects per task (CPN_SITE_MAX_OBJECTS) */
     uint64_t max_task_bytes;  /**< receiver: bytes per task (CPN_SITE_MAX_TASK_BYTES) */
     uint32_t max_name_len;    /**< receiver: bytes per object name (CPN_SITE_MAX_NAME_LEN) */
+    int task_deadline_ms;     /**< every task fails after this long, both sides; <=0: none (CPN_SITE_TASK_DEADLINE) */
+    int keepalive_ms;         /**< PING to each peer this often (CPN_SITE_KEEPALIVE) */
+    int peer_timeout_ms;      /**< a peer silent this long with tasks in flight is dead (CPN_SITE_PEER_TIMEOUT) */
+    uint64_t max_site_bytes;  /**< receiver: bytes of all tasks in flight at once, 0: no limit (CPN_SITE_MAX_SITE_BYTES) */
     int timeout_ms;           /**< connect and HELLO timeout (CPN_SITE_TIMEOUT) */
     int fsync;                /**< receiver: fsync files before landing (CPN_SITE_FSYNC) */
+    const char *key_file;     /**< this site's secret key, from `cpn keygen`; mode 0600 (CPN_SITE_KEY_FILE) */
+    const char *peers_file;   /**< public keys of the sites trusted, one "cpn-ed25519 HEX NAME" line each; set: only they may connect or be connected to (CPN_SITE_PEERS_FILE) */
     cpn_offer_cb_t offer_cb;  /**< optional receiver hook, see cpn_offer_cb_t */
     void *offer_arg;
     cpn_landed_cb_t landed_cb; /**< optional receiver hook, see cpn_landed_cb_t */
@@ -81,7 +87,9 @@ CPN_API cpn_status_t cpn_site_params_init(cpn_site_params_t *params);
  * @param site_p   out: the site, written only on success.
  * @return CPN_OK; CPN_ERR_NOT_FOUND when the transport is not built in;
  *         CPN_ERR_INVALID for inconsistent params (logged with the field);
- *         CPN_ERR_IO when land_dir cannot be created; a transport error.
+ *         CPN_ERR_IO when land_dir cannot be created; CPN_ERR_CONFIG for
+ *         a key or peers file that is unsafe (group/world readable key)
+ *         or malformed (logged with the file); a transport error.
  */
 CPN_API cpn_status_t cpn_site_open(const cpn_site_params_t *params,
                                    cpn_site_t **site_p);
@@ -105,7 +113,9 @@ CPN_API cpn_status_t cpn_site_listen(cpn_site_t *site, const char *addr,
  * site's timeout) passes.
  * @return CPN_OK with @p peer_p set; CPN_ERR_UNREACHABLE when nothing
  *         listens there; CPN_ERR_TIMEOUT; CPN_ERR_VERSION when the peer
- *         speaks an incompatible protocol (both versions are logged).
+ *         speaks an incompatible protocol (both versions are logged);
+ *         CPN_ERR_AUTH when either side refused the other's key (logged:
+ *         no key, wrong key or replayed HELLO).
  */
 CPN_API cpn_status_t cpn_site_connect(cpn_site_t *site, const char *addr,
                                       int timeout_ms, cpn_peer_t **peer_p);

@@ -45,6 +45,7 @@ extern "C" {
     X(CPN_ERR_DUPLICATE, -42, "duplicate object name")                        \
     X(CPN_ERR_REFUSED, -43, "task refused by receiver")                       \
     X(CPN_ERR_LIMIT, -44, "task exceeds the receiver's limits")               \
+    X(CPN_ERR_AUTH, -45, "peer authentication failed")                        \
     X(CPN_ERR_NO_SPACE, -60, "no space left on the landing device")           \
     X(CPN_ERR_CONFIG, -61, "invalid configuration value")
 

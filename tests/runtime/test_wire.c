@@ -315,6 +315,22 @@ static cpn_status_t decode_check(unsigned type, const uint8_t *buf, size_t len)
         }
         break;
     }
+    case CPN_MSG_PING: {
+        uint64_t t;
+        st = cpn_wire_decode_ping(buf, len, &hdr, &t);
+        if (st == CPN_OK) {
+            st2 = cpn_wire_encode_ping(&re, t);
+        }
+        break;
+    }
+    case CPN_MSG_AUTH: {
+        cpn_wire_auth_t m;
+        st = cpn_wire_decode_auth(buf, len, &hdr, &m);
+        if (st == CPN_OK) {
+            st2 = cpn_wire_encode_auth(&re, &m);
+        }
+        break;
+    }
     default:
         cr_assert_fail("no decoder for type %u", type);
     }
@@ -380,12 +396,39 @@ static void sample_frames(frames_t *fs)
     cpn_wire_buf_init(&b);
 
     /* HELLO: typical, and all empty */
-    hello = (cpn_wire_hello_t){ 1, 3, cpn_wire_str("site-a"), cpn_wire_str("ucx") };
+    hello = (cpn_wire_hello_t){ .proto_min = 1, .proto_max = 3, .site = cpn_wire_str("site-a"), .transport = cpn_wire_str("ucx") };
     cr_assert_eq(cpn_wire_encode_hello(&b, &hello), CPN_OK);
     take(fs, &b, CPN_MSG_HELLO);
-    hello = (cpn_wire_hello_t){ 0, 0, cpn_wire_str(NULL), cpn_wire_str("") };
+    hello = (cpn_wire_hello_t){ .proto_min = 0, .proto_max = 0, .site = cpn_wire_str(NULL), .transport = cpn_wire_str("") };
     cr_assert_eq(cpn_wire_encode_hello(&b, &hello), CPN_OK);
     take(fs, &b, CPN_MSG_HELLO);
+
+    /* HELLO with the protocol 2 authentication block, with and without key */
+    hello = (cpn_wire_hello_t){ .proto_min = 2, .proto_max = 2, .site = cpn_wire_str("site-k"),
+                                .transport = cpn_wire_str("ucx"), .has_auth = 1, .has_key = 1 };
+    memset(hello.nonce, 0x5a, sizeof(hello.nonce));
+    memset(hello.pubkey, 0xa5, sizeof(hello.pubkey));
+    cr_assert_eq(cpn_wire_encode_hello(&b, &hello), CPN_OK);
+    take(fs, &b, CPN_MSG_HELLO);
+    hello.has_key = 0;
+    cr_assert_eq(cpn_wire_encode_hello(&b, &hello), CPN_OK);
+    take(fs, &b, CPN_MSG_HELLO);
+    /* AUTH: challenge and answer */
+    {
+        cpn_wire_auth_t au;
+
+        memset(&au, 0x11, sizeof(au));
+        au.step = 1;
+        cr_assert_eq(cpn_wire_encode_auth(&b, &au), CPN_OK);
+        take(fs, &b, CPN_MSG_AUTH);
+        au.step = 2;
+        cr_assert_eq(cpn_wire_encode_auth(&b, &au), CPN_OK);
+        take(fs, &b, CPN_MSG_AUTH);
+        au.step = 3;
+        cr_assert_eq(cpn_wire_encode_auth(&b, &au), CPN_ERR_INVALID);
+    }
+    cr_assert_eq(cpn_wire_encode_ping(&b, 0x0102030405060708ull), CPN_OK);
+    take(fs, &b, CPN_MSG_PING);
 
     /* HELLO_ACK: accepted with a key, refused with words */
     memset(&ack, 0, sizeof(ack));
@@ -542,17 +585,30 @@ Test(wire, golden_hello)
     static const uint8_t want[] = {
         'C', 'P', 1, CPN_MSG_HELLO, 30, 0, 0, 0,  /* magic, versions, length */
         0, 0, 0, 0, 0, 0, 0, 0,                   /* task id */
-        0x01, 0x00, 0x02, 0x01,                   /* proto 1 .. 0x102 */
+        0x01, 0x00, 0x01, 0x00,                   /* proto 1 .. 1: no auth block */
         3, 0, 's', 'i', 't',                      /* site */
         3, 0, 'u', 'c', 'x',                      /* transport */
     };
-    cpn_wire_hello_t m = { 1, 0x102, cpn_wire_str("sit"), cpn_wire_str("ucx") };
+    cpn_wire_hello_t m = { .proto_min = 1, .proto_max = 1, .site = cpn_wire_str("sit"), .transport = cpn_wire_str("ucx") };
     cpn_wire_buf_t b;
 
     cpn_wire_buf_init(&b);
     cr_assert_eq(cpn_wire_encode_hello(&b, &m), CPN_OK);
     cr_assert_eq(b.len, sizeof(want));
     cr_expect_arr_eq(b.data, want, sizeof(want));
+    /* from proto_max 2 on, the authentication block follows: has_key, nonce, key */
+    cpn_wire_buf_reset(&b);
+    m.proto_max = 2;
+    m.has_key = 1;
+    memset(m.nonce, 0xab, sizeof(m.nonce));
+    memset(m.pubkey, 0xcd, sizeof(m.pubkey));
+    cr_assert_eq(cpn_wire_encode_hello(&b, &m), CPN_OK);
+    cr_assert_eq(b.len, sizeof(want) + 1 + 32 + 32);
+    cr_expect_eq(b.data[4], sizeof(want) + 65);
+    cr_expect_eq(b.data[sizeof(want)], 1);
+    cr_expect_eq(b.data[sizeof(want) + 1], 0xab);
+    cr_expect_eq(b.data[sizeof(want) + 33], 0xcd);
+    cr_expect_eq(b.data[sizeof(want) + 64], 0xcd);
     cpn_wire_buf_free(&b);
 }
 
@@ -724,7 +780,7 @@ Test(wire, hello_fields)
 {
     cpn_wire_buf_t b;
     cpn_wire_hdr_t hdr;
-    cpn_wire_hello_t in = { 1, 7, cpn_wire_str("site-a"), cpn_wire_str("ucx") }, out;
+    cpn_wire_hello_t in = { .proto_min = 1, .proto_max = 7, .site = cpn_wire_str("site-a"), .transport = cpn_wire_str("ucx") }, out;
 
     cpn_wire_buf_init(&b);
     cr_assert_eq(cpn_wire_encode_hello(&b, &in), CPN_OK);
@@ -953,7 +1009,7 @@ Test(wire, string_limits)
     char *spec   = filled(CPN_WIRE_MAX_SPEC + 1, '{');
     cpn_wire_str_t ok = str_n(max, CPN_WIRE_MAX_STR), over = str_n(max, CPN_WIRE_MAX_STR + 1);
     cpn_wire_buf_t b;
-    cpn_wire_hello_t h = { 1, 1, ok, ok };
+    cpn_wire_hello_t h = { .proto_min = 1, .proto_max = 1, .site = ok, .transport = ok };
     cpn_wire_hello_ack_t a;
     cpn_wire_receipt_t r = { 0, ok, ok, 0, 0, 0, 0 };
     cpn_wire_cancel_t c = { 0, ok };
@@ -1602,7 +1658,7 @@ Test(wire, random_round_trips, .timeout = 120)
 #define RSTR() str_n(text + rng_below(100), rng_below(300))
     cpn_wire_buf_init(&b);
     for (int round = 0; round < 300; round++) {
-        cpn_wire_hello_t h = { (uint16_t)rng(), (uint16_t)rng(), RSTR(), RSTR() };
+        cpn_wire_hello_t h = { .proto_min = (uint16_t)rng(), .proto_max = (uint16_t)rng(), .site = RSTR(), .transport = RSTR() };
         cpn_wire_hello_ack_t a = { (int32_t)rng(), (uint16_t)rng(), RSTR(), RSTR(),
                                    (uint32_t)rng(), rng(), (uint32_t)rng(), (uint32_t)rng(),
                                    (uint32_t)rng(), (uint32_t)rng(), rng(), RSTR() };
@@ -1728,7 +1784,7 @@ Test(wire, zeroed_buffer)
 Test(wire, null_pointers_with_length_refused)
 {
     cpn_wire_buf_t b;
-    cpn_wire_hello_t h = { 1, 1, { NULL, 1 }, { "", 0 } };
+    cpn_wire_hello_t h = { .proto_min = 1, .proto_max = 1, .site = { NULL, 1 }, .transport = { "", 0 } };
 
     cpn_wire_buf_init(&b);
     EXPECT_REFUSED(&b, cpn_wire_encode_hello(&b, &h), CPN_ERR_INVALID);

@@ -41,6 +41,8 @@ int cli_cmd_bench(int argc, char **argv);
 int cli_cmd_assess(int argc, char **argv);
 /** `cpn report`: HTML and Markdown report with charts (cmd_report.c). */
 int cli_cmd_report(int argc, char **argv);
+/** `cpn keygen`: write a site key pair (cmd_keygen.c). */
+int cli_cmd_keygen(int argc, char **argv);
 
 /* ---- exit codes and messages (util.c) ---------------------------------- */
 

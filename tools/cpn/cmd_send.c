@@ -36,6 +36,10 @@ static void cli_send_help(FILE *out)
             "  -J, --job NAME          job name (default: the first PATH's base name)\n"
             "  -s, --spec FILE         attach FILE as the job spec (opaque bytes)\n"
             "  -S, --spec-json JSON    attach JSON text as the job spec (checked)\n"
+            "      --key FILE          this site's secret key from `cpn keygen`\n"
+            "                          (default: CPN_SITE_KEY_FILE; mode 0600)\n"
+            "      --peers FILE        deliver only to sites whose .pub lines are in FILE\n"
+            "                          (default: CPN_SITE_PEERS_FILE)\n"
             "  -t, --transport NAME    transport (default: CPN_SITE_TRANSPORT or ucx)\n"
             "  -w, --timeout SECONDS   give up (and cancel) after this long; units\n"
             "                          ms, s, m, h allowed (default: no limit)\n"
@@ -210,6 +214,7 @@ static cpn_status_t cli_send_wait(cpn_task_t *task, int timeout_ms,
 
 int cli_cmd_send(int argc, char **argv)
 {
+    enum { OPT_KEY = 256, OPT_PEERS };
     static const struct option opts[] = {
         {"to", required_argument, NULL, 'T'},
         {"job", required_argument, NULL, 'J'},
@@ -220,8 +225,11 @@ int cli_cmd_send(int argc, char **argv)
         {"json", no_argument, NULL, 'j'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
+        {"key", required_argument, NULL, OPT_KEY},
+        {"peers", required_argument, NULL, OPT_PEERS},
         {NULL, 0, NULL, 0},
     };
+    const char *key = NULL, *peers = NULL;
     const char *to = NULL, *job = NULL, *spec_file = NULL, *spec_json = NULL;
     const char *transport = NULL, *timeout_arg = NULL;
     int c, i, as_json = 0, quiet = 0, timeout_ms = -1, rc;
@@ -247,6 +255,8 @@ int cli_cmd_send(int argc, char **argv)
         case 'w': timeout_arg = optarg; break;
         case 'j': as_json = 1; break;
         case 'q': quiet = 1; break;
+        case OPT_KEY: key = optarg; break;
+        case OPT_PEERS: peers = optarg; break;
         case 'h':
             cli_send_help(stdout);
             return CLI_EXIT_OK;
@@ -313,6 +323,12 @@ int cli_cmd_send(int argc, char **argv)
         params.transport = transport;
     }
     params.land_dir = NULL;
+    if (key != NULL) {
+        params.key_file = key;
+    }
+    if (peers != NULL) {
+        params.peers_file = peers;
+    }
     cli_catch_stop_signals(&cli_send_stop);
     st = cpn_site_open(&params, &site);
     if (st != CPN_OK) {

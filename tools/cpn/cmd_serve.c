@@ -32,6 +32,10 @@ static void cli_serve_help(FILE *out)
             "\n"
             "  -l, --listen HOST:PORT  address to listen on (port 0 picks a free one)\n"
             "  -d, --land DIR          landing directory (created if missing)\n"
+            "      --key FILE          this site's secret key from `cpn keygen`\n"
+            "                          (default: CPN_SITE_KEY_FILE; mode 0600)\n"
+            "      --peers FILE        accept only the sites whose .pub lines are in FILE\n"
+            "                          (default: CPN_SITE_PEERS_FILE)\n"
             "  -t, --transport NAME    transport (default: CPN_SITE_TRANSPORT or ucx;\n"
             "                          `cpn info` lists those built)\n"
             "  -n, --name NAME         site name sent to peers (default: host name)\n"
@@ -115,7 +119,7 @@ static int cli_serve_ready(int fd, const char *bound)
 
 int cli_cmd_serve(int argc, char **argv)
 {
-    enum { OPT_READY_FD = 256 };
+    enum { OPT_READY_FD = 256, OPT_KEY, OPT_PEERS };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, 'l'},
         {"land", required_argument, NULL, 'd'},
@@ -124,12 +128,14 @@ int cli_cmd_serve(int argc, char **argv)
         {"json", no_argument, NULL, 'j'},
         {"tasks", required_argument, NULL, 'N'},
         {"ready-fd", required_argument, NULL, OPT_READY_FD},
+        {"key", required_argument, NULL, OPT_KEY},
+        {"peers", required_argument, NULL, OPT_PEERS},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *listen_addr = NULL, *land = NULL, *transport = NULL;
-    const char *name = NULL;
+    const char *name = NULL, *key = NULL, *peers = NULL;
     uint64_t max_tasks = 0, v;
     int c, ready_fd = -1, rc = CLI_EXIT_OK;
     cli_serve_t s = {0};
@@ -173,6 +179,12 @@ int cli_cmd_serve(int argc, char **argv)
         case 'q':
             s.quiet = 1;
             break;
+        case OPT_KEY:
+            key = optarg;
+            break;
+        case OPT_PEERS:
+            peers = optarg;
+            break;
         case 'h':
             cli_serve_help(stdout);
             return CLI_EXIT_OK;
@@ -205,6 +217,12 @@ int cli_cmd_serve(int argc, char **argv)
     }
     if (name != NULL) {
         params.name = name;
+    }
+    if (key != NULL) {
+        params.key_file = key;
+    }
+    if (peers != NULL) {
+        params.peers_file = peers;
     }
     params.land_dir = land;
     params.landed_cb = cli_serve_landed;

@@ -33,6 +33,7 @@ static const cli_command_t cli_commands[] = {
     {"bench", cli_cmd_bench, "measure transports and tasks, with reference tools"},
     {"assess", cli_cmd_assess, "score bench results and receipts for maturity"},
     {"report", cli_cmd_report, "one HTML page (and Markdown) from results"},
+    {"keygen", cli_cmd_keygen, "make a site key pair for authenticated HELLO"},
 };
 
 #define CLI_NCOMMANDS (sizeof(cli_commands) / sizeof(cli_commands[0]))

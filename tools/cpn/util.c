@@ -31,6 +31,7 @@ int cli_exit_code(cpn_status_t status, int local)
     switch (status) {
     case CPN_ERR_TIMEOUT:
     case CPN_ERR_VERSION:
+    case CPN_ERR_AUTH:
         return CLI_EXIT_PEER;
     default:
         /* refused, checksum, limits, the receiver's storage, canceled... */
