@@ -23,6 +23,9 @@ packages=(
     clang               # second compiler, sanitizer builds
     libclang-rt-14-dev  # clang's ASan/UBSan runtimes
     iproute2            # ip: loopback and veth test setups
+    libdpdk-dev         # the DPDK transport (EAL, ethdev, memif/af_packet/ring PMDs)
+    dpdk                # dpdk-testpmd, dpdk-devbind.py: the DPDK reference and NIC binding
+    iperf3              # the TCP reference for the DPDK veth benchmark
     procps              # ps, free, sysctl
 )
 
