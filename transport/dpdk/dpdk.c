@@ -91,6 +91,7 @@ typedef struct cpn_dpdk_config {
     unsigned mbufs;
     unsigned window;
     unsigned cwnd_init;
+    unsigned cwnd_ai;
     int rto_min_ms;
     int rto_init_ms;
     int rto_max_ms;
@@ -143,11 +144,15 @@ static const cpn_config_field_t cpn_dpdk_config_field[] = {
                      cpn_dpdk_config_t, txd),
     CPN_CONFIG_FIELD("MBUFS", "16383", "mbufs in the port's pool",
                      CPN_CFG_UINT, cpn_dpdk_config_t, mbufs),
-    CPN_CONFIG_FIELD("WINDOW", "256",
+    CPN_CONFIG_FIELD("WINDOW", "1024",
                      "receive window in frames (a power of two, <= 4096)",
                      CPN_CFG_UINT, cpn_dpdk_config_t, window),
-    CPN_CONFIG_FIELD("CWND_INIT", "32", "initial congestion window (frames)",
+    CPN_CONFIG_FIELD("CWND_INIT", "64", "initial congestion window (frames)",
                      CPN_CFG_UINT, cpn_dpdk_config_t, cwnd_init),
+    CPN_CONFIG_FIELD("CWND_AI", "4",
+                     "additive increase: frames added to the congestion "
+                     "window per round trip (the decrease halves it)",
+                     CPN_CFG_UINT, cpn_dpdk_config_t, cwnd_ai),
     CPN_CONFIG_FIELD("RTO_MIN", "2ms", "least retransmission timeout",
                      CPN_CFG_TIME_MS, cpn_dpdk_config_t, rto_min_ms),
     CPN_CONFIG_FIELD("RTO_INIT", "20ms", "retransmission timeout before an "
@@ -646,8 +651,10 @@ static cpn_status_t cpn_dpdk_port_start(cpn_dpdk_iface_t *iface)
     iface->seg_max = iface->mtu - (uint32_t)(sizeof(struct rte_ipv4_hdr) +
                                              sizeof(struct rte_udp_hdr) +
                                              CPN_DPDK_CPN_HDRS);
-    room = RTE_PKTMBUF_HEADROOM + iface->mtu + RTE_ETHER_HDR_LEN +
-           RTE_ETHER_CRC_LEN + 64;
+    /* Some PMDs (af_packet) want a whole default 2 KiB buffer per frame. */
+    room = CPN_MAX(iface->mtu + RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN + 64,
+                   (unsigned)RTE_MBUF_DEFAULT_DATAROOM) +
+           RTE_PKTMBUF_HEADROOM;
     snprintf(pname, sizeof(pname), "cpnmp_%u_%d", iface->port, getpid() % 100000);
     iface->pool = rte_pktmbuf_pool_create(pname, iface->cfg.mbufs, 256, 0,
                                           (uint16_t)room,
@@ -1246,11 +1253,11 @@ static void cpn_dpdk_on_ack(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
         if (ep->in_recovery && !seq_lt(ep->snd_una, ep->recover)) {
             ep->in_recovery = 0;
         }
-        /* AIMD: slow start to ssthresh, then +1 frame per window. */
+        /* AIMD: slow start to ssthresh, then +CWND_AI frames per window. */
         if (ep->cwnd < ep->ssthresh) {
             ep->cwnd += newly;
         } else {
-            ep->cwnd += (double)newly / ep->cwnd;
+            ep->cwnd += (double)newly * iface->cfg.cwnd_ai / ep->cwnd;
         }
         if (ep->cwnd > iface->window) {
             ep->cwnd = iface->window;
@@ -1921,6 +1928,18 @@ err_free:
 static void cpn_dpdk_close(cpn_tp_iface_t *tif)
 {
     cpn_dpdk_iface_t *iface = cpn_dpdk_iface_of(tif);
+    const cpn_dpdk_stats_t *c = &iface->st;
+
+    cpn_info("dpdk: site %s port %s: tx %" PRIu64 " rx %" PRIu64
+             " frames, %" PRIu64 " retransmitted (%" PRIu64 " on sacks, %"
+             PRIu64 " timeouts), %" PRIu64 " tx dropped, %" PRIu64
+             " duplicates, %" PRIu64 " out of order, dropped: %" PRIu64
+             " checksum %" PRIu64 " malformed %" PRIu64 " key %" PRIu64
+             " range",
+             iface->site, iface->port_name, c->tx_frames, c->rx_frames,
+             c->retransmits, c->fast_retransmits, c->timeouts, c->tx_dropped,
+             c->dup_rx, c->ooo_rx, c->bad_csum, c->malformed, c->bad_key,
+             c->bad_range);
 
     for (unsigned i = 0; i < CPN_DPDK_MAX_EPS; i++) {
         cpn_dpdk_ep_t *ep = iface->ep[i];
