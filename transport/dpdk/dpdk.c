@@ -92,6 +92,8 @@ typedef struct cpn_dpdk_config {
     unsigned window;
     unsigned cwnd_init;
     unsigned cwnd_ai;
+    const char *cc;
+    int delay_target_ms;
     int rto_min_ms;
     int rto_init_ms;
     int rto_max_ms;
@@ -153,6 +155,16 @@ static const cpn_config_field_t cpn_dpdk_config_field[] = {
                      "additive increase: frames added to the congestion "
                      "window per round trip (the decrease halves it)",
                      CPN_CFG_UINT, cpn_dpdk_config_t, cwnd_ai),
+    CPN_CONFIG_FIELD("CC", "delay",
+                     "congestion control: delay (Swift-like: the window "
+                     "shrinks when the RTT exceeds the base RTT plus "
+                     "CPN_DPDK_DELAY_TARGET, and on timeouts, not on each "
+                     "loss) or aimd (halve on every loss episode)",
+                     CPN_CFG_STRING, cpn_dpdk_config_t, cc),
+    CPN_CONFIG_FIELD("DELAY_TARGET", "1ms",
+                     "delay CC: queueing delay above the least RTT seen "
+                     "that counts as congestion",
+                     CPN_CFG_TIME_MS, cpn_dpdk_config_t, delay_target_ms),
     CPN_CONFIG_FIELD("RTO_MIN", "2ms", "least retransmission timeout",
                      CPN_CFG_TIME_MS, cpn_dpdk_config_t, rto_min_ms),
     CPN_CONFIG_FIELD("RTO_INIT", "20ms", "retransmission timeout before an "
@@ -209,14 +221,6 @@ typedef struct cpn_dpdk_rkey {
     uint64_t addr, len;
 } cpn_dpdk_rkey_t;
 
-/* Packed key: region id and bounds. */
-typedef struct __attribute__((packed)) cpn_dpdk_key {
-    uint32_t magic;
-    uint32_t id;
-    uint64_t addr;
-    uint64_t len;
-} cpn_dpdk_key_t;
-#define CPN_DPDK_KEY_MAGIC 0x4b445043u
 
 /* One send or put queued on an endpoint. */
 typedef struct cpn_dpdk_op {
@@ -245,6 +249,7 @@ typedef struct cpn_dpdk_slot {
     uint8_t segop;           /* enum cpn_dpdk_segop */
     uint8_t sacked;
     uint8_t used;
+    uint8_t fast;            /* sent again on a SACK gap since last timeout */
 } cpn_dpdk_slot_t;
 
 enum cpn_dpdk_ep_state {
@@ -274,6 +279,7 @@ struct cpn_dpdk_ep {
     uint32_t recover;        /* no second cut until snd_una passes this */
     int in_recovery;
     uint64_t srtt_ns, rttvar_ns, rto_ns;
+    uint64_t min_rtt_ns, last_rtt_ns, last_cut_ns;
     uint64_t last_progress_ns;
     /* receiver */
     uint32_t rcv_nxt;
@@ -305,6 +311,7 @@ struct cpn_dpdk_iface {
     uint32_t seg_max;        /* payload bytes per DATA frame */
     uint32_t window;
     uint64_t tx_ol;          /* tx offloads in use */
+    int cc_delay;            /* CPN_DPDK_CC=delay */
     cpn_dpdk_ep_t *ep[CPN_DPDK_MAX_EPS];
     uint16_t ep_gen[CPN_DPDK_MAX_EPS];
     cpn_dpdk_ep_t *zombies;
@@ -857,8 +864,10 @@ static void cpn_dpdk_fill_l2l3(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
 static void cpn_dpdk_fill_ack(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
                               cpn_dpdk_hdr_t *h)
 {
+    /* Frames held out of order sit in a ring of `window` slots indexed by
+     * sequence number, so the receiver takes anything below ack + window. */
     h->ack = ep->rcv_nxt;
-    h->wnd = iface->window - ep->nooo;
+    h->wnd = iface->window - 1;
     memset(h->sack, 0, sizeof(h->sack));
     if (ep->nooo > 0) {
         for (uint32_t i = 0; i < CPN_DPDK_SACK_BITS && i + 1 < iface->window;
@@ -1165,6 +1174,7 @@ static unsigned cpn_dpdk_pump(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep)
 
         s->op = op;
         s->sacked = 0;
+        s->fast = 0;
         s->used = 1;
         if (op->kind == CPN_DPDK_OP_SEND) {
             s->segop = CPN_DPDK_OP_SEND;
@@ -1212,6 +1222,10 @@ static void cpn_dpdk_rtt_sample(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
     uint64_t lo = (uint64_t)iface->cfg.rto_min_ms * 1000000ull;
     uint64_t hi = (uint64_t)iface->cfg.rto_max_ms * 1000000ull;
 
+    ep->last_rtt_ns = rtt;
+    if (ep->min_rtt_ns == 0 || rtt < ep->min_rtt_ns) {
+        ep->min_rtt_ns = rtt;
+    }
     if (ep->srtt_ns == 0) {
         ep->srtt_ns = rtt;
         ep->rttvar_ns = rtt / 2;
@@ -1253,8 +1267,23 @@ static void cpn_dpdk_on_ack(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
         if (ep->in_recovery && !seq_lt(ep->snd_una, ep->recover)) {
             ep->in_recovery = 0;
         }
-        /* AIMD: slow start to ssthresh, then +CWND_AI frames per window. */
-        if (ep->cwnd < ep->ssthresh) {
+        if (iface->cc_delay && ep->min_rtt_ns != 0 &&
+            ep->last_rtt_ns > ep->min_rtt_ns +
+                                  (uint64_t)iface->cfg.delay_target_ms *
+                                      1000000ull) {
+            /* Delay over target: shrink in proportion, once per RTT. */
+            if (age(t, ep->last_cut_ns) > ep->srtt_ns) {
+                double over = (double)(ep->last_rtt_ns - ep->min_rtt_ns) /
+                              (double)ep->last_rtt_ns;
+
+                ep->cwnd *= CPN_MAX(1.0 - 0.8 * over, 0.5);
+                ep->cwnd = CPN_MAX(ep->cwnd, 2.0);
+                ep->ssthresh = ep->cwnd;
+                ep->last_cut_ns = t;
+                iface->st.cwnd_cuts++;
+            }
+        } else if (ep->cwnd < ep->ssthresh) {
+            /* Slow start to ssthresh, then +CWND_AI frames per RTT. */
             ep->cwnd += newly;
         } else {
             ep->cwnd += (double)newly * iface->cfg.cwnd_ai / ep->cwnd;
@@ -1293,17 +1322,18 @@ static void cpn_dpdk_on_ack(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
             }
         }
     }
-    /* Fast retransmit: a hole three frames below the highest sacked one,
-     * not sent again within the last RTT. */
+    /* Fast retransmit: a hole three frames below the highest sacked one
+     * goes again once; if that copy is lost too, the timer resends it. */
     if (seq_lt(ep->snd_una + 2, ep->high_sack)) {
-        uint64_t guard = ep->srtt_ns ? ep->srtt_ns : ep->rto_ns;
-
         for (uint32_t seq = ep->snd_una; seq_lt(seq + 2, ep->high_sack);
              seq++) {
             cpn_dpdk_slot_t *s = &ep->slot[seq & mask];
 
-            if (!s->sacked && age(now, s->sent_ns) > guard) {
-                cpn_dpdk_cwnd_cut(iface, ep);
+            if (!s->sacked && !s->fast) {
+                s->fast = 1;
+                if (!iface->cc_delay) {
+                    cpn_dpdk_cwnd_cut(iface, ep);
+                }
                 iface->st.retransmits++;
                 iface->st.fast_retransmits++;
                 cpn_dpdk_tx_slot(iface, ep, seq);
@@ -1881,6 +1911,13 @@ static cpn_status_t cpn_dpdk_open(const cpn_tp_params_t *params,
         goto err_free;
     }
     iface->window = iface->cfg.window;
+    if (strcmp(iface->cfg.cc, "delay") == 0) {
+        iface->cc_delay = 1;
+    } else if (strcmp(iface->cfg.cc, "aimd") != 0) {
+        cpn_error("dpdk: CPN_DPDK_CC=%s: use delay or aimd", iface->cfg.cc);
+        st = CPN_ERR_CONFIG;
+        goto err_free;
+    }
     iface->p_drop = cpn_dpdk_parse_prob("FAULT_DROP", iface->cfg.fault_drop);
     iface->p_reorder = cpn_dpdk_parse_prob("FAULT_REORDER",
                                            iface->cfg.fault_reorder);

@@ -68,6 +68,15 @@ typedef struct __attribute__((packed)) cpn_dpdk_seg {
     uint64_t off;        /* SEND: offset in the message; PUT: address */
 } cpn_dpdk_seg_t;
 
+/** A packed remote key: the region's id at its owner and its bounds. */
+typedef struct __attribute__((packed)) cpn_dpdk_key {
+    uint32_t magic;
+    uint32_t id;
+    uint64_t addr;
+    uint64_t len;
+} cpn_dpdk_key_t;
+#define CPN_DPDK_KEY_MAGIC 0x4b445043u
+
 /** Counters of one interface (all since open). */
 typedef struct cpn_dpdk_stats {
     uint64_t tx_frames, rx_frames;
