@@ -346,11 +346,6 @@ static inline int seq_lt(uint32_t a, uint32_t b)
     return (int32_t)(a - b) < 0;
 }
 
-static inline int seq_le(uint32_t a, uint32_t b)
-{
-    return (int32_t)(a - b) <= 0;
-}
-
 /* ---- EAL: once per process ------------------------------------------------ */
 
 static int cpn_dpdk_eal_state;          /* 0 not yet, 1 up, -1 failed */
@@ -387,9 +382,10 @@ static int cpn_dpdk_have_huge(void)
 
 static cpn_status_t cpn_dpdk_eal_init(const cpn_dpdk_config_t *cfg)
 {
+    /* The EAL keeps pointers into argv for the life of the process. */
+    static char args[64][512];
     char *argv[64];
-    char *own[64];
-    int argc = 0, nown = 0, huge, ret;
+    int argc = 0, huge, ret;
     char *copy = NULL, *save = NULL, *tok;
     char buf[512];
     cpn_status_t st = CPN_OK;
@@ -400,10 +396,10 @@ static cpn_status_t cpn_dpdk_eal_init(const cpn_dpdk_config_t *cfg)
 
 #define ARG(...)                                                              \
     do {                                                                      \
-        snprintf(buf, sizeof(buf), __VA_ARGS__);                              \
         if (argc < 60) {                                                      \
-            own[nown] = strdup(buf);                                          \
-            argv[argc++] = own[nown++];                                       \
+            snprintf(args[argc], sizeof(args[argc]), __VA_ARGS__);            \
+            argv[argc] = args[argc];                                          \
+            argc++;                                                           \
         }                                                                     \
     } while (0)
 
@@ -472,8 +468,6 @@ static cpn_status_t cpn_dpdk_eal_init(const cpn_dpdk_config_t *cfg)
     } else {
         cpn_dpdk_eal_state = 1;
     }
-    /* The EAL keeps pointers into argv. */
-    (void)own;
     return st;
 }
 
