@@ -39,7 +39,7 @@ cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
     ip netns del ${tag}s 2>/dev/null
     ip netns del ${tag}c 2>/dev/null
-    rm -rf "$dir"
+    [ -n "${KEEP:-}" ] && echo "kept $dir" || rm -rf "$dir"
 }
 trap cleanup EXIT
 
@@ -48,6 +48,9 @@ export CPN_DPDK_MTU=$mtu CPN_LOG_LEVEL=${CPN_LOG_LEVEL:-warn}
 huge_arg=--no-huge
 [ "$CPN_DPDK_HUGE" = y ] && huge_arg=
 mbuf=$((mtu > 1600 ? 10240 : 2176))
+# af_packet: a ring deep enough for cpn's window. (DPDK 22.11's af_packet
+# and memif PMDs take frames of at most 1518 bytes: no jumbo there.)
+afp=",framecnt=4096"
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR == 0) print 0; else print a[int((NR + 1) / 2)]}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; }
@@ -157,13 +160,13 @@ run_veth() {
         i=$(ip netns exec ${tag}c taskset -c 1 iperf3 -c 10.79.9.2 -p 5299 -t "$secs" -J 2>/dev/null |
             python3 -c 'import json,sys; print("%.4f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9))' 2>/dev/null)
         wait
-        ip netns exec ${tag}s env CPN_DPDK_VDEVS="net_af_packet0,iface=${tag}a" \
+        ip netns exec ${tag}s env CPN_DPDK_VDEVS="net_af_packet0,iface=${tag}a$afp" \
             CPN_DPDK_PORTS="net_af_packet0@10.79.8.2" CPN_DPDK_FILE_PREFIX=${tag}vs \
             CPN_DPDK_LCORES='0@0' $putb --role server --listen 10.79.8.2:7700 \
             > /dev/null 2> "$dir/vs.log" &
         pids+=($!)
         sleep 1
-        out=$(ip netns exec ${tag}c env CPN_DPDK_VDEVS="net_af_packet0,iface=${tag}b" \
+        out=$(ip netns exec ${tag}c env CPN_DPDK_VDEVS="net_af_packet0,iface=${tag}b$afp" \
             CPN_DPDK_PORTS="net_af_packet0@10.79.8.1" CPN_DPDK_FILE_PREFIX=${tag}vc \
             CPN_DPDK_LCORES='0@1' $putb --role client --to 10.79.8.2:7700 \
             --total "$mib" 2> "$dir/vc.log")

@@ -643,17 +643,25 @@ static cpn_status_t cpn_dpdk_port_start(cpn_dpdk_iface_t *iface)
         return CPN_ERR_CONFIG;
     }
     iface->mtu = iface->cfg.mtu;
-    if (info.max_mtu != 0 && iface->mtu > info.max_mtu) {
-        cpn_warn("dpdk: port %s (%s) takes MTU up to %u; using that, not %u",
-                 iface->port_name, info.driver_name, info.max_mtu,
-                 iface->mtu);
-        iface->mtu = info.max_mtu;
+    {
+        uint32_t most = info.max_mtu != 0 ? info.max_mtu : UINT16_MAX;
+
+        if (info.max_rx_pktlen > RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN) {
+            most = CPN_MIN(most, info.max_rx_pktlen - RTE_ETHER_HDR_LEN -
+                                     RTE_ETHER_CRC_LEN);
+        }
+        if (iface->mtu > most) {
+            cpn_warn("dpdk: port %s (%s) takes frames up to MTU %u; using "
+                     "that, not CPN_DPDK_MTU=%u", iface->port_name,
+                     info.driver_name, most, iface->mtu);
+            iface->mtu = most;
+        }
     }
     iface->seg_max = iface->mtu - (uint32_t)(sizeof(struct rte_ipv4_hdr) +
                                              sizeof(struct rte_udp_hdr) +
                                              CPN_DPDK_CPN_HDRS);
     /* Some PMDs (af_packet) want a whole default 2 KiB buffer per frame. */
-    room = CPN_MAX(iface->mtu + RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN + 64,
+    room = CPN_MAX(iface->mtu + RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN + 512,
                    (unsigned)RTE_MBUF_DEFAULT_DATAROOM) +
            RTE_PKTMBUF_HEADROOM;
     snprintf(pname, sizeof(pname), "cpnmp_%u_%d", iface->port, getpid() % 100000);
