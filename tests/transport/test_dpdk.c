@@ -335,8 +335,12 @@ Test(dpdk, put_sizes, .init = connect_pair, .fini = teardown, .timeout = 240)
 
 Test(dpdk, jumbo, .timeout = 240)
 {
+    char lanes[128];
+
     setenv("CPN_DPDK_MTU", "9000", 1);
     connect_pair();
+    cr_assert_eq(ops->ep_lanes(sa.ep, lanes, sizeof(lanes)), CPN_OK);
+    cr_assert(strstr(lanes, "mtu 9000") != NULL, "not jumbo: %s", lanes);
     check_put(8u << 20, 5, 1);
     check_send(3u << 20, 2);
     teardown();
