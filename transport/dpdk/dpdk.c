@@ -33,6 +33,8 @@
 #include "transport/dpdk/dpdk_int.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <limits.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <sched.h>
@@ -380,6 +382,33 @@ static int cpn_dpdk_have_huge(void)
     return mounted && free_pages > 0;
 }
 
+/* At exit: release the EAL and remove its runtime directory
+ * (/var/run/dpdk/PREFIX: the multi-process socket), so that short-lived
+ * processes (tests, `cpn send`) leave nothing behind. */
+static void cpn_dpdk_eal_atexit(void)
+{
+    char path[PATH_MAX];
+    const char *rdir = rte_eal_get_runtime_dir();
+    DIR *d;
+    struct dirent *e;
+
+    snprintf(path, sizeof(path), "%s", rdir != NULL ? rdir : "");
+    rte_eal_cleanup();
+    if (path[0] == '\0' || (d = opendir(path)) == NULL) {
+        return;
+    }
+    while ((e = readdir(d)) != NULL) {
+        char f[PATH_MAX + 256];
+
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            snprintf(f, sizeof(f), "%s/%s", path, e->d_name);
+            unlink(f);
+        }
+    }
+    closedir(d);
+    rmdir(path);
+}
+
 static cpn_status_t cpn_dpdk_eal_init(const cpn_dpdk_config_t *cfg)
 {
     /* The EAL keeps pointers into argv for the life of the process. */
@@ -467,6 +496,7 @@ static cpn_status_t cpn_dpdk_eal_init(const cpn_dpdk_config_t *cfg)
         st = CPN_ERR_TRANSPORT;
     } else {
         cpn_dpdk_eal_state = 1;
+        atexit(cpn_dpdk_eal_atexit);
     }
     return st;
 }
