@@ -24,6 +24,9 @@ packages=(
     libclang-rt-14-dev  # clang's ASan/UBSan runtimes, libFuzzer (scripts/fuzz.sh)
     libsodium-dev       # site authentication in HELLO (Ed25519 signatures)
     iproute2            # ip: loopback and veth test setups
+    libdpdk-dev         # the DPDK transport (EAL, ethdev, memif/af_packet/ring PMDs)
+    dpdk                # dpdk-testpmd, dpdk-devbind.py: the DPDK reference and NIC binding
+    iperf3              # the TCP reference for the DPDK veth benchmark
     procps              # ps, free, sysctl
     iperf3              # cpn bench: the kernel-TCP reference
     gnuplot-nox         # cpn report: charts (SVG terminal)

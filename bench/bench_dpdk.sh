@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# bench_dpdk.sh: the DPDK transport against the reference tools, same path,
+# same run, ratio printed. Two cores: each side gets one (--lcores 0@0 and
+# 0@1 for DPDK, taskset for the rest).
+#
+#   memif   dpdk-testpmd txonly -> rxonly on a net_memif pair (frame size
+#           MTU+14), then cpn put bandwidth (cpn-bench-dpdk-put) and task
+#           goodput (`cpn send`, the receipt's goodput) on a fresh memif pair
+#           with the same MTU. Ratio: cpn / testpmd, in bits per second of
+#           frames on the wire for testpmd and of payload for cpn.
+#   veth    two network namespaces joined by a veth pair: iperf3 TCP over the
+#           kernel, then cpn over net_af_packet on the same veth. Ratio: cpn
+#           put / iperf3.
+#   loss    cpn put over memif with CPN_DPDK_FAULT_DROP 0.1%, 1%, 5%, as a
+#           fraction of the lossless figure.
+#
+# Usage: bench/bench_dpdk.sh [memif|veth|loss|all] [REPEATS]
+#   MTU=1500|9000 (default 1500), SECS=5 (testpmd/iperf3 seconds),
+#   MIB=512 (cpn put MiB), TASK_MIB=256, BUILD=build
+set -uo pipefail
+
+what=${1:-all}
+reps=${2:-3}
+build=${BUILD:-$(dirname "$0")/../build}
+cli=$build/tools/cpn/cpn
+putb=$build/bench/cpn-bench-dpdk-put
+mtu=${MTU:-1500}
+secs=${SECS:-5}
+mib=${MIB:-512}
+task_mib=${TASK_MIB:-256}
+tag=cpndpdkb$$
+dir=$(mktemp -d /tmp/${tag}.XXXXXX)
+frame=$((mtu + 14))
+pids=()
+
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+    ip netns del ${tag}s 2>/dev/null
+    ip netns del ${tag}c 2>/dev/null
+    [ -n "${KEEP:-}" ] && echo "kept $dir" || rm -rf "$dir"
+}
+trap cleanup EXIT
+
+export CPN_DPDK_HUGE=${CPN_DPDK_HUGE:-n} CPN_DPDK_MEM=${CPN_DPDK_MEM:-512M}
+export CPN_DPDK_MTU=$mtu CPN_LOG_LEVEL=${CPN_LOG_LEVEL:-warn}
+huge_arg=--no-huge
+[ "$CPN_DPDK_HUGE" = y ] && huge_arg=
+mbuf=$((mtu > 1600 ? 10240 : 2176))
+# af_packet: a ring deep enough for cpn's window. (DPDK 22.11's af_packet
+# and memif PMDs take frames of at most 1518 bytes: no jumbo there.)
+afp=",framecnt=4096"
+
+median() { sort -g | awk '{a[NR]=$1} END {if (NR == 0) print 0; else print a[int((NR + 1) / 2)]}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; }
+
+# testpmd txonly -> rxonly over memif: median Rx Gb/s (frames incl. headers).
+# With --stats-period testpmd runs until SIGINT, printing Rx-pps each second.
+testpmd_memif() {
+    local sock=$dir/tp$1.sock log=$dir/tprx$1.log rx tx
+    local common=($huge_arg -m 512 --no-pci)
+    local opts=(--stats-period 1 --mbuf-size=$mbuf --max-pkt-len=$((frame + 4))
+                --nb-cores=1 --total-num-mbufs=16384)
+    rm -f "$sock"
+    taskset -c 0 dpdk-testpmd --lcores '0@0,1@0' --file-prefix ${tag}tps "${common[@]}" \
+        --vdev "net_memif0,role=server,socket=$sock,socket-abstract=no" -- \
+        --forward-mode=rxonly "${opts[@]}" > "$log" 2>&1 < /dev/null &
+    rx=$!
+    sleep 1.5
+    taskset -c 1 dpdk-testpmd --lcores '0@1,1@1' --file-prefix ${tag}tpc "${common[@]}" \
+        --vdev "net_memif0,role=client,socket=$sock,socket-abstract=no" -- \
+        --forward-mode=txonly --txpkts=$frame "${opts[@]}" \
+        > "$dir/tptx$1.log" 2>&1 < /dev/null &
+    tx=$!
+    sleep $((secs + 2))
+    kill -INT $tx; sleep 0.5; kill -INT $rx
+    wait $tx $rx 2>/dev/null
+    # Rx-pps per second on the rx side; drop the first and zero samples.
+    grep -o 'Rx-pps: *[0-9]*' "$log" | awk '{print $2}' | awk '$1 > 0' |
+        tail -n +2 | median | awk -v f=$frame '{printf "%.4f", $1 * f * 8 / 1e9}'
+}
+
+cpn_put_memif() {
+    local sock=$dir/cp$1.sock out
+    rm -f "$sock"
+    CPN_DPDK_VDEVS="net_memif0,role=server,socket=$sock,socket-abstract=no" \
+    CPN_DPDK_PORTS="net_memif0@10.78.1.2" CPN_DPDK_FILE_PREFIX=${tag}cs \
+    CPN_DPDK_LCORES='0@0' $putb --role server --listen 10.78.1.2:7500 \
+        > /dev/null 2> "$dir/cps.log" &
+    pids+=($!)
+    sleep 1
+    out=$(CPN_DPDK_VDEVS="net_memif0,role=client,socket=$sock,socket-abstract=no" \
+        CPN_DPDK_PORTS="net_memif0@10.78.1.1" CPN_DPDK_FILE_PREFIX=${tag}cc \
+        CPN_DPDK_LCORES='0@1' $putb --role client --to 10.78.1.2:7500 \
+        --total "$mib" 2> "$dir/cpc.log")
+    wait
+    echo "$out" | awk '{print $2}'
+}
+
+cpn_task_memif() {
+    local sock=$dir/ct$1.sock
+    rm -f "$sock" ; rm -rf "$dir/land"
+    [ -f "$dir/src/big.bin" ] || { mkdir -p "$dir/src"; head -c $((task_mib << 20)) /dev/urandom > "$dir/src/big.bin"; }
+    exec 9>"$dir/ready$1"
+    CPN_DPDK_VDEVS="net_memif0,role=server,socket=$sock,socket-abstract=no" \
+    CPN_DPDK_PORTS="net_memif0@10.78.2.2" CPN_DPDK_FILE_PREFIX=${tag}ts \
+    CPN_DPDK_LCORES='0@0' "$cli" serve --transport dpdk --listen 10.78.2.2:7600 \
+        --land "$dir/land" -N 1 -q --ready-fd 9 > /dev/null 2>&1 &
+    pids+=($!)
+    exec 9>&-
+    for _ in $(seq 50); do [ -s "$dir/ready$1" ] && break; sleep 0.1; done
+    CPN_DPDK_VDEVS="net_memif0,role=client,socket=$sock,socket-abstract=no" \
+    CPN_DPDK_PORTS="net_memif0@10.78.2.1" CPN_DPDK_FILE_PREFIX=${tag}tc \
+    CPN_DPDK_LCORES='0@1' "$cli" send --transport dpdk --to 10.78.2.2:7600 \
+        --timeout 120s -q -j "$dir/src/" 2>"$dir/send.log" |
+        grep -o '"goodput_gbps":[0-9.]*' | cut -d: -f2
+    wait
+}
+
+run_memif() {
+    local tp=() cp=() ct=() t c k
+    for r in $(seq "$reps"); do
+        t=$(testpmd_memif "$r"); c=$(cpn_put_memif "$r"); k=$(cpn_task_memif "$r")
+        printf 'memif mtu %s run %s: testpmd %s Gb/s, cpn put %s Gb/s, cpn task %s Gb/s\n' \
+            "$mtu" "$r" "$t" "$c" "${k:-0}"
+        tp+=("$t"); cp+=("$c"); ct+=("${k:-0}")
+    done
+    t=$(printf '%s\n' "${tp[@]}" | median); c=$(printf '%s\n' "${cp[@]}" | median)
+    k=$(printf '%s\n' "${ct[@]}" | median)
+    printf 'MEMIF frame %s B (median of %s): testpmd %s Gb/s | cpn put %s Gb/s ratio %s | cpn task %s Gb/s ratio %s (target >= 0.5)\n' \
+        "$frame" "$reps" "$t" "$c" "$(ratio "$c" "$t")" "$k" "$(ratio "$k" "$t")"
+}
+
+run_loss() {
+    local base p v
+    base=$(for r in $(seq "$reps"); do cpn_put_memif "l0$r"; done | median)
+    printf 'LOSS lossless cpn put %s Gb/s\n' "$base"
+    for p in 0.001 0.01 0.05; do
+        v=$(for r in $(seq "$reps"); do CPN_DPDK_FAULT_DROP=$p cpn_put_memif "l$p$r"; done | median)
+        printf 'LOSS drop %s: cpn put %s Gb/s, fraction %s (target >= 0.7 at 0.01)\n' \
+            "$p" "$v" "$(ratio "$v" "$base")"
+    done
+}
+
+run_veth() {
+    if [ "$(id -u)" -ne 0 ] || ! ip netns add ${tag}s 2>/dev/null; then
+        echo "VETH skipped: needs root and network namespaces"; return
+    fi
+    ip netns add ${tag}c
+    ip link add ${tag}a type veth peer name ${tag}b
+    ip link set ${tag}a netns ${tag}s; ip link set ${tag}b netns ${tag}c
+    ip -n ${tag}s link set ${tag}a mtu "$mtu" up; ip -n ${tag}c link set ${tag}b mtu "$mtu" up
+    ip -n ${tag}s addr add 10.79.9.2/24 dev ${tag}a; ip -n ${tag}c addr add 10.79.9.1/24 dev ${tag}b
+    local ip3=() cp=() i c out
+    for r in $(seq "$reps"); do
+        ip netns exec ${tag}s taskset -c 0 iperf3 -s -1 -p 5299 > /dev/null 2>&1 &
+        pids+=($!)
+        sleep 0.5
+        i=$(ip netns exec ${tag}c taskset -c 1 iperf3 -c 10.79.9.2 -p 5299 -t "$secs" -J 2>/dev/null |
+            python3 -c 'import json,sys; print("%.4f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9))' 2>/dev/null)
+        wait
+        ip netns exec ${tag}s env CPN_DPDK_VDEVS="net_af_packet0,iface=${tag}a$afp" \
+            CPN_DPDK_PORTS="net_af_packet0@10.79.8.2" CPN_DPDK_FILE_PREFIX=${tag}vs \
+            CPN_DPDK_LCORES='0@0' $putb --role server --listen 10.79.8.2:7700 \
+            > /dev/null 2> "$dir/vs.log" &
+        pids+=($!)
+        sleep 1
+        out=$(ip netns exec ${tag}c env CPN_DPDK_VDEVS="net_af_packet0,iface=${tag}b$afp" \
+            CPN_DPDK_PORTS="net_af_packet0@10.79.8.1" CPN_DPDK_FILE_PREFIX=${tag}vc \
+            CPN_DPDK_LCORES='0@1' $putb --role client --to 10.79.8.2:7700 \
+            --total "$mib" 2> "$dir/vc.log")
+        wait
+        c=$(echo "$out" | awk '{print $2}')
+        printf 'veth mtu %s run %s: iperf3 TCP %s Gb/s, cpn put (af_packet) %s Gb/s\n' "$mtu" "$r" "$i" "${c:-0}"
+        ip3+=("${i:-0}"); cp+=("${c:-0}")
+    done
+    i=$(printf '%s\n' "${ip3[@]}" | median); c=$(printf '%s\n' "${cp[@]}" | median)
+    printf 'VETH mtu %s (median of %s): iperf3 %s Gb/s | cpn put %s Gb/s ratio %s (target >= 1.0)\n' \
+        "$mtu" "$reps" "$i" "$c" "$(ratio "$c" "$i")"
+}
+
+case "$what" in
+memif) run_memif ;;
+veth) run_veth ;;
+loss) run_loss ;;
+all) run_memif; run_veth; run_loss ;;
+*) echo "usage: bench_dpdk.sh [memif|veth|loss|all] [REPEATS]"; exit 2 ;;
+esac

@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* cpn-bench-dpdk-put: put bandwidth of the DPDK transport between two
+ * processes (one per side, each with its own EAL from CPN_DPDK_*). The
+ * server registers a region and sends its key; the client streams puts of
+ * --chunk bytes into it, --window of them in flight, until --total bytes
+ * moved, then reports. bench/bench_dpdk.sh runs both sides next to
+ * dpdk-testpmd and iperf3 and prints the ratios.
+ *
+ *   cpn-bench-dpdk-put --role server --listen IP:PORT
+ *   cpn-bench-dpdk-put --role client --to IP:PORT [--total MiB]
+ *                      [--chunk KiB] [--window N] [--json]
+ *
+ * The client prints "put_gbps X frames N retransmits R" (or JSON). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/compiler.h"
+#include "transport/dpdk/dpdk_int.h"
+#include "transport/transport.h"
+
+typedef struct bench {
+    const cpn_transport_ops_t *ops;
+    cpn_tp_iface_t *iface;
+    cpn_tp_ep_t *ep;
+    int connected, failed;
+    uint8_t key[CPN_TP_RKEY_MAX + 16];
+    size_t key_len;
+    int got_key, done;
+    unsigned inflight;
+    uint64_t completed;
+    cpn_status_t err;
+} bench_t;
+
+static bench_t b;
+
+static void on_accept(void *arg, cpn_tp_ep_t *ep)
+{
+    (void)arg;
+    b.ep = ep;
+}
+
+static void on_connected(void *arg, cpn_tp_ep_t *ep, cpn_status_t status)
+{
+    (void)arg, (void)ep;
+    if (status == CPN_OK) {
+        b.connected = 1;
+    } else {
+        b.failed = 1;
+        b.err = status;
+    }
+}
+
+static void on_recv(void *arg, cpn_tp_ep_t *ep, const void *data, size_t len)
+{
+    (void)arg, (void)ep;
+    if (len > 0 && ((const char *)data)[0] == 'K' &&
+        len - 1 <= sizeof(b.key)) {
+        memcpy(b.key, (const char *)data + 1, len - 1);
+        b.key_len = len - 1;
+        b.got_key = 1;
+    } else if (len > 0 && ((const char *)data)[0] == 'D') {
+        b.done = 1;
+    }
+}
+
+static void on_notify(void *arg, cpn_tp_ep_t *ep, const void *n, size_t len)
+{
+    (void)arg, (void)ep, (void)n, (void)len;
+}
+
+static void on_error(void *arg, cpn_tp_ep_t *ep, cpn_status_t status)
+{
+    (void)arg, (void)ep;
+    b.failed = 1;
+    b.err = status;
+}
+
+static void put_done(void *arg, cpn_status_t status)
+{
+    size_t len = (size_t)(uintptr_t)arg;
+
+    b.inflight--;
+    if (status != CPN_OK) {
+        b.failed = 1;
+        b.err = status;
+    } else {
+        b.completed += len;
+    }
+}
+
+static void send_done(void *arg, cpn_status_t status)
+{
+    (void)arg, (void)status;
+}
+
+static int split(const char *addr, char *host, size_t hlen, uint16_t *port)
+{
+    return cpn__tp_parse_addr(addr, host, hlen, port) == CPN_OK;
+}
+
+int main(int argc, char **argv)
+{
+    const char *role = NULL, *listen = NULL, *to = NULL;
+    uint64_t total = 1024ull << 20;
+    size_t chunk = 1 << 20;
+    unsigned window = 8;
+    int json = 0;
+    cpn_tp_handlers_t h = {on_accept, on_connected, on_recv, on_notify,
+                           on_error, NULL};
+    cpn_tp_params_t p = {.site_name = "bench"};
+    static const struct option longopts[] = {
+        {"role", required_argument, NULL, 'r'},
+        {"listen", required_argument, NULL, 'l'},
+        {"to", required_argument, NULL, 't'},
+        {"total", required_argument, NULL, 'T'},
+        {"chunk", required_argument, NULL, 'c'},
+        {"window", required_argument, NULL, 'w'},
+        {"json", no_argument, NULL, 'j'},
+        {NULL, 0, NULL, 0},
+    };
+    char host[64];
+    uint16_t port;
+    cpn_status_t st;
+    int c;
+
+    while ((c = getopt_long(argc, argv, "r:l:t:T:c:w:j", longopts, NULL)) !=
+           -1) {
+        switch (c) {
+        case 'r': role = optarg; break;
+        case 'l': listen = optarg; break;
+        case 't': to = optarg; break;
+        case 'T': total = strtoull(optarg, NULL, 10) << 20; break;
+        case 'c': chunk = strtoull(optarg, NULL, 10) << 10; break;
+        case 'w': window = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'j': json = 1; break;
+        default:
+            fprintf(stderr, "usage: see the comment at the top of "
+                            "bench/bench_dpdk_put.c\n");
+            return 2;
+        }
+    }
+    if (role == NULL || (strcmp(role, "server") == 0 && listen == NULL) ||
+        (strcmp(role, "client") == 0 && to == NULL) || chunk == 0 ||
+        window == 0) {
+        fprintf(stderr, "cpn-bench-dpdk-put: --role server --listen IP:PORT "
+                        "| --role client --to IP:PORT\n");
+        return 2;
+    }
+    b.ops = cpn__tp_find("dpdk");
+    if (b.ops == NULL) {
+        fprintf(stderr, "cpn-bench-dpdk-put: dpdk transport not built\n");
+        return 77;
+    }
+    st = b.ops->open(&p, &h, &b.iface);
+    if (st != CPN_OK) {
+        fprintf(stderr, "cpn-bench-dpdk-put: open: %s\n", cpn_status_str(st));
+        return 1;
+    }
+
+    if (strcmp(role, "server") == 0) {
+        size_t rlen = 64u << 20;
+        uint8_t *region = malloc(rlen);
+        cpn_tp_mem_t *mem;
+        uint8_t msg[CPN_TP_RKEY_MAX + 1];
+        size_t klen = CPN_TP_RKEY_MAX;
+
+        if (!split(listen, host, sizeof(host), &port) || region == NULL) {
+            return 2;
+        }
+        memset(region, 0, rlen);
+        if (b.ops->listen(b.iface, host, port, &port) != CPN_OK ||
+            b.ops->mem_reg(b.iface, region, rlen, &mem) != CPN_OK ||
+            b.ops->key_pack(mem, msg + 1, &klen) != CPN_OK) {
+            return 1;
+        }
+        printf("ready %s\n", listen);
+        fflush(stdout);
+        while (b.ep == NULL) {
+            b.ops->progress(b.iface);
+        }
+        msg[0] = 'K';
+        b.ops->send(b.ep, msg, klen + 1, send_done, NULL);
+        while (!b.done && !b.failed) {
+            b.ops->progress(b.iface);
+        }
+        /* Let the last acks go out before closing. */
+        for (uint64_t end = cpn_time_ns() + 200000000ull;
+             cpn_time_ns() < end;) {
+            b.ops->progress(b.iface);
+        }
+        b.ops->mem_dereg(mem);
+        b.ops->close(b.iface);
+        free(region);
+        return b.failed && !b.done ? 1 : 0;
+    }
+
+    /* client */
+    {
+        uint8_t *src = malloc(chunk);
+        cpn_tp_rkey_t *rkey;
+        uint64_t issued = 0, t0, t1, off = 0;
+        cpn_dpdk_stats_t s;
+        double gbps;
+        uint64_t deadline = cpn_deadline_ns(30000);
+
+        if (!split(to, host, sizeof(host), &port) || src == NULL) {
+            return 2;
+        }
+        memset(src, 0x5c, chunk);
+        if (b.ops->connect(b.iface, host, port, &b.ep) != CPN_OK) {
+            return 1;
+        }
+        while (!b.got_key && !b.failed && cpn_time_ns() < deadline) {
+            b.ops->progress(b.iface);
+        }
+        if (!b.got_key) {
+            fprintf(stderr, "cpn-bench-dpdk-put: no key from %s: %s\n", to,
+                    cpn_status_str(b.err));
+            return 1;
+        }
+        st = b.ops->key_unpack(b.ep, b.key, b.key_len, &rkey);
+        if (st != CPN_OK) {
+            return 1;
+        }
+        {
+            /* The region's base address rides in the key. */
+            cpn_dpdk_key_t k;
+            uint64_t base;
+
+            memcpy(&k, b.key, sizeof(k));
+            base = k.addr;
+            t0 = cpn_time_ns();
+            while ((b.completed < total) && !b.failed) {
+                while (b.inflight < window && issued < total) {
+                    size_t len = (size_t)CPN_MIN((uint64_t)chunk,
+                                                 total - issued);
+
+                    if (off + len > (64u << 20)) {
+                        off = 0;
+                    }
+                    st = b.ops->put(b.ep, src, len, NULL, base + off, rkey,
+                                    "n", 1, put_done,
+                                    (void *)(uintptr_t)len);
+                    if (st != CPN_INPROGRESS) {
+                        b.failed = 1;
+                        b.err = st;
+                        break;
+                    }
+                    b.inflight++;
+                    issued += len;
+                    off += len;
+                }
+                b.ops->progress(b.iface);
+            }
+            t1 = cpn_time_ns();
+        }
+        b.ops->send(b.ep, "D", 1, send_done, NULL);
+        for (uint64_t end = cpn_time_ns() + 100000000ull;
+             cpn_time_ns() < end;) {
+            b.ops->progress(b.iface);
+        }
+        cpn__dpdk_stats(b.iface, &s);
+        gbps = (double)b.completed * 8 / (double)(t1 - t0);
+        if (json) {
+            printf("{\"put_gbps\":%.4f,\"bytes\":%llu,\"seconds\":%.4f,"
+                   "\"tx_frames\":%llu,\"retransmits\":%llu}\n",
+                   gbps, (unsigned long long)b.completed,
+                   (double)(t1 - t0) / 1e9, (unsigned long long)s.tx_frames,
+                   (unsigned long long)s.retransmits);
+        } else {
+            printf("put_gbps %.4f bytes %llu frames %llu retransmits %llu\n",
+                   gbps, (unsigned long long)b.completed,
+                   (unsigned long long)s.tx_frames,
+                   (unsigned long long)s.retransmits);
+        }
+        b.ops->key_release(rkey);
+        b.ops->ep_close(b.ep);
+        b.ops->close(b.iface);
+        free(src);
+        if (b.failed) {
+            fprintf(stderr, "cpn-bench-dpdk-put: failed: %s\n",
+                    cpn_status_str(b.err));
+            return 1;
+        }
+    }
+    return 0;
+}

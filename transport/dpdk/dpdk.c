@@ -1,0 +1,2500 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The DPDK backend: the transport contract (transport/transport.h) over
+ * ethdev ports, RDMA semantics in software.
+ *
+ *   EAL       initialised once per process, on the first open, from
+ *             CPN_DPDK_* (vdevs, lcores, file prefix, hugepages or
+ *             --no-huge); never torn down (DPDK cannot initialise twice).
+ *   iface     one ethdev port from CPN_DPDK_PORTS ("SPEC@IP;SPEC@IP"): each
+ *             open claims the next unclaimed entry, so one process may run
+ *             several sites on several ports. SPEC is a port name
+ *             ("net_memif0", a PCI address), a port number, or
+ *             "ring:RX:TX" (a net_ring port made from two rte_rings, for
+ *             pairs inside one process). One rx and one tx queue.
+ *   naming    a site is IP:UDP-PORT; listen binds a UDP port on the
+ *             port's IP; a peer's MAC comes from CPN_DPDK_NEIGH
+ *             ("IP=MAC;...") or from ARP (requests answered, replies and
+ *             every frame's source learned).
+ *   frames    Ethernet/IPv4/UDP + cpn header (dpdk_int.h), checksummed.
+ *   reliable  per-connection sequence numbers, cumulative + selective acks,
+ *             fast retransmit on SACK gaps, RTO from RTT (RFC 6298) with
+ *             backoff, a receive window of CPN_DPDK_WINDOW frames held out
+ *             of order, duplicates dropped, AIMD congestion window.
+ *   send      segmented; reassembled in order; delivered whole.
+ *   put       segments carry (region id, address); the receiver checks the
+ *             region and copies the payload into it; the notify follows as
+ *             a segment of its own and is delivered once every earlier
+ *             segment was; the put completes when the notify is acked.
+ *   faults    on receive, seeded: drop, reorder, duplicate, corrupt.
+ *
+ * Progress is explicit (rx burst, timers, tx) and wait() polls the port.
+ * Not thread-safe: one thread per iface, and all ifaces of a process on the
+ * thread that opened the first (mempool caches belong to the EAL lcore). */
+#include "transport/dpdk/dpdk_int.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <limits.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_arp.h>
+#include <rte_bus.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_eth_ring.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+#include <rte_udp.h>
+
+#include "core/checksum.h"
+#include "core/clock.h"
+#include "core/compiler.h"
+#include "core/config.h"
+#include "core/log.h"
+
+#define CPN_DPDK_BURST      32
+#define CPN_DPDK_MAX_PORTS  16
+#define CPN_DPDK_MAX_EPS    1024
+#define CPN_DPDK_MAX_NEIGH  64
+#define CPN_DPDK_FRAME_HDRS (sizeof(struct rte_ether_hdr) +                   \
+                             sizeof(struct rte_ipv4_hdr) +                    \
+                             sizeof(struct rte_udp_hdr))
+#define CPN_DPDK_CPN_HDRS   (sizeof(cpn_dpdk_hdr_t) + sizeof(cpn_dpdk_seg_t))
+#define CPN_DPDK_SYN_RETRY_NS 20000000ull  /* 20 ms between SYNs / ARPs */
+#define CPN_DPDK_WHY_FIN      "closed the connection"
+#define CPN_DPDK_KEEPALIVE_NS 500000000ull /* idle: ask for an ack */
+
+/* ---- configuration (CPN_DPDK_*) ------------------------------------------ */
+
+typedef struct cpn_dpdk_config {
+    const char *vdevs;
+    const char *ports;
+    const char *lcores;
+    const char *file_prefix;
+    const char *huge;
+    size_t mem;
+    int pci;
+    const char *eal_extra;
+    unsigned mtu;
+    unsigned rxd;
+    unsigned txd;
+    unsigned mbufs;
+    unsigned window;
+    unsigned cwnd_init;
+    unsigned cwnd_ai;
+    const char *cc;
+    int delay_target_ms;
+    int rto_min_ms;
+    int rto_init_ms;
+    int rto_max_ms;
+    int peer_timeout_ms;
+    size_t msg_max;
+    const char *neigh;
+    unsigned fault_seed;
+    const char *fault_drop;
+    const char *fault_reorder;
+    const char *fault_dup;
+    const char *fault_corrupt;
+} cpn_dpdk_config_t;
+
+static const cpn_config_field_t cpn_dpdk_config_field[] = {
+    CPN_CONFIG_FIELD("VDEVS", "",
+                     "virtual devices for the EAL, ';'-separated --vdev "
+                     "arguments, e.g. net_memif0,role=server,socket=/tmp/m",
+                     CPN_CFG_STRING, cpn_dpdk_config_t, vdevs),
+    CPN_CONFIG_FIELD("PORTS", "",
+                     "ports for this process's sites, ';'-separated SPEC@IP; "
+                     "SPEC: port name, number, or ring:RXRING:TXRING; each "
+                     "site opened takes the next",
+                     CPN_CFG_STRING, cpn_dpdk_config_t, ports),
+    CPN_CONFIG_FIELD("LCORES", "",
+                     "EAL --lcores map (e.g. 0@1); empty: lcore 0 on every CPU",
+                     CPN_CFG_STRING, cpn_dpdk_config_t, lcores),
+    CPN_CONFIG_FIELD("FILE_PREFIX", "",
+                     "EAL --file-prefix, one per process on a host; empty: "
+                     "cpndpdk<pid>",
+                     CPN_CFG_STRING, cpn_dpdk_config_t, file_prefix),
+    CPN_CONFIG_FIELD("HUGE", "auto",
+                     "hugepages: y, n (--no-huge), auto (y when free "
+                     "hugepages are mounted); memif needs y",
+                     CPN_CFG_STRING, cpn_dpdk_config_t, huge),
+    CPN_CONFIG_FIELD("MEM", "512M", "EAL memory (-m)", CPN_CFG_SIZE,
+                     cpn_dpdk_config_t, mem),
+    CPN_CONFIG_FIELD("PCI", "n",
+                     "probe PCI devices (real NICs bound to vfio-pci); "
+                     "off: --no-pci",
+                     CPN_CFG_BOOL, cpn_dpdk_config_t, pci),
+    CPN_CONFIG_FIELD("EAL_ARGS", "",
+                     "more EAL arguments, space-separated",
+                     CPN_CFG_STRING, cpn_dpdk_config_t, eal_extra),
+    CPN_CONFIG_FIELD("MTU", "1500",
+                     "IP MTU of the port (jumbo: 9000); frames are 14 more",
+                     CPN_CFG_UINT, cpn_dpdk_config_t, mtu),
+    CPN_CONFIG_FIELD("RXD", "1024", "rx descriptors", CPN_CFG_UINT,
+                     cpn_dpdk_config_t, rxd),
+    CPN_CONFIG_FIELD("TXD", "1024", "tx descriptors", CPN_CFG_UINT,
+                     cpn_dpdk_config_t, txd),
+    CPN_CONFIG_FIELD("MBUFS", "16383", "mbufs in the port's pool",
+                     CPN_CFG_UINT, cpn_dpdk_config_t, mbufs),
+    CPN_CONFIG_FIELD("WINDOW", "1024",
+                     "receive window in frames (a power of two, <= 4096)",
+                     CPN_CFG_UINT, cpn_dpdk_config_t, window),
+    CPN_CONFIG_FIELD("CWND_INIT", "64", "initial congestion window (frames)",
+                     CPN_CFG_UINT, cpn_dpdk_config_t, cwnd_init),
+    CPN_CONFIG_FIELD("CWND_AI", "4",
+                     "additive increase: frames added to the congestion "
+                     "window per round trip (the decrease halves it)",
+                     CPN_CFG_UINT, cpn_dpdk_config_t, cwnd_ai),
+    CPN_CONFIG_FIELD("CC", "delay",
+                     "congestion control: delay (Swift-like: the window "
+                     "shrinks when the RTT exceeds the base RTT plus "
+                     "CPN_DPDK_DELAY_TARGET, and on timeouts, not on each "
+                     "loss) or aimd (halve on every loss episode)",
+                     CPN_CFG_STRING, cpn_dpdk_config_t, cc),
+    CPN_CONFIG_FIELD("DELAY_TARGET", "1ms",
+                     "delay CC: queueing delay above the least RTT seen "
+                     "that counts as congestion",
+                     CPN_CFG_TIME_MS, cpn_dpdk_config_t, delay_target_ms),
+    CPN_CONFIG_FIELD("RTO_MIN", "2ms", "least retransmission timeout",
+                     CPN_CFG_TIME_MS, cpn_dpdk_config_t, rto_min_ms),
+    CPN_CONFIG_FIELD("RTO_INIT", "20ms", "retransmission timeout before an "
+                     "RTT is measured", CPN_CFG_TIME_MS, cpn_dpdk_config_t,
+                     rto_init_ms),
+    CPN_CONFIG_FIELD("RTO_MAX", "200ms", "largest retransmission timeout",
+                     CPN_CFG_TIME_MS, cpn_dpdk_config_t, rto_max_ms),
+    CPN_CONFIG_FIELD("PEER_TIMEOUT", "5s",
+                     "a peer silent this long (nothing acked, keepalives "
+                     "unanswered) fails its endpoint; also the connect limit",
+                     CPN_CFG_TIME_MS, cpn_dpdk_config_t, peer_timeout_ms),
+    CPN_CONFIG_FIELD("MSG_MAX", "1G", "largest message a peer may send us",
+                     CPN_CFG_SIZE, cpn_dpdk_config_t, msg_max),
+    CPN_CONFIG_FIELD("NEIGH", "",
+                     "static neighbours, ';'-separated IP=MAC; others by ARP",
+                     CPN_CFG_STRING, cpn_dpdk_config_t, neigh),
+    CPN_CONFIG_FIELD("FAULT_SEED", "1", "seed of the fault injector",
+                     CPN_CFG_UINT, cpn_dpdk_config_t, fault_seed),
+    CPN_CONFIG_FIELD("FAULT_DROP", "0",
+                     "tests: drop received cpn frames with this probability "
+                     "(0.01 or 1%)",
+                     CPN_CFG_STRING, cpn_dpdk_config_t, fault_drop),
+    CPN_CONFIG_FIELD("FAULT_REORDER", "0",
+                     "tests: hold a received frame back behind the next",
+                     CPN_CFG_STRING, cpn_dpdk_config_t, fault_reorder),
+    CPN_CONFIG_FIELD("FAULT_DUP", "0", "tests: deliver a received frame twice",
+                     CPN_CFG_STRING, cpn_dpdk_config_t, fault_dup),
+    CPN_CONFIG_FIELD("FAULT_CORRUPT", "0",
+                     "tests: flip a byte of a received frame's cpn part",
+                     CPN_CFG_STRING, cpn_dpdk_config_t, fault_corrupt),
+};
+
+static cpn_config_table_t cpn_dpdk_config_table = {
+    .area = "DPDK",
+    .title = "transport: dpdk",
+    .field = cpn_dpdk_config_field,
+    .nfield = CPN_ARRAY_SIZE(cpn_dpdk_config_field),
+};
+CPN_CONFIG_REGISTER(cpn_dpdk_config_table)
+
+/* ---- objects --------------------------------------------------------------- */
+
+typedef struct cpn_dpdk_iface cpn_dpdk_iface_t;
+typedef struct cpn_dpdk_ep cpn_dpdk_ep_t;
+
+typedef struct cpn_dpdk_mem {
+    cpn_tp_mem_t super;
+    uint32_t id;
+} cpn_dpdk_mem_t;
+
+typedef struct cpn_dpdk_rkey {
+    cpn_tp_rkey_t super;
+    uint32_t id;
+    uint64_t addr, len;
+} cpn_dpdk_rkey_t;
+
+
+/* One send or put queued on an endpoint. */
+typedef struct cpn_dpdk_op {
+    struct cpn_dpdk_op *next;
+    uint8_t kind;            /* CPN_DPDK_OP_SEND or _PUT */
+    uint8_t notify_sent;     /* PUT: the notify segment is numbered */
+    uint8_t segmented;       /* every segment numbered */
+    const uint8_t *buf;
+    size_t len;
+    size_t cursor;           /* bytes numbered so far */
+    uint32_t key;
+    uint64_t raddr;
+    uint32_t last_seq;
+    size_t notify_len;
+    uint8_t notify[CPN_TP_NOTIFY_MAX];
+    cpn_tp_comp_cb_t cb;
+    void *arg;
+} cpn_dpdk_op_t;
+
+/* A numbered, unacked segment (send window slot). */
+typedef struct cpn_dpdk_slot {
+    cpn_dpdk_op_t *op;
+    uint64_t off;            /* offset in op->buf */
+    uint64_t sent_ns;
+    uint32_t len;
+    uint8_t segop;           /* enum cpn_dpdk_segop */
+    uint8_t sacked;
+    uint8_t used;
+    uint8_t fast;            /* sent again on a SACK gap since last timeout */
+} cpn_dpdk_slot_t;
+
+enum cpn_dpdk_ep_state {
+    CPN_DPDK_EP_RESOLVING,   /* waiting for ARP */
+    CPN_DPDK_EP_CONNECTING,  /* SYN sent */
+    CPN_DPDK_EP_OPEN,
+    CPN_DPDK_EP_FAILED,
+    CPN_DPDK_EP_CLOSED,
+};
+
+struct cpn_dpdk_ep {
+    cpn_tp_ep_t super;
+    cpn_dpdk_ep_t *next_zombie;
+    int state;
+    int incoming;
+    uint32_t id, peer_id;
+    uint32_t peer_ip;        /* network order */
+    uint16_t peer_port, local_port;
+    struct rte_ether_addr peer_mac;
+    uint64_t syn_ns, last_syn_ns, last_rx_ns, last_ka_ns;
+    /* sender */
+    cpn_dpdk_op_t *op_head, *op_tail, *op_cur;
+    cpn_dpdk_slot_t *slot;   /* [window] */
+    uint32_t snd_una, snd_nxt, high_sack;
+    uint32_t peer_wnd;
+    double cwnd, ssthresh;
+    uint32_t recover;        /* no second cut until snd_una passes this */
+    int in_recovery;
+    uint64_t srtt_ns, rttvar_ns, rto_ns;
+    uint64_t min_rtt_ns, last_rtt_ns, last_cut_ns;
+    uint64_t last_progress_ns;
+    /* receiver */
+    uint32_t rcv_nxt;
+    struct rte_mbuf **ooo;   /* [window] held out-of-order DATA frames */
+    uint32_t nooo;
+    uint64_t ts_echo;
+    int ack_due;
+    uint8_t *msg;            /* message being reassembled */
+    uint64_t msg_len, msg_got;
+    uint32_t fin_seq;
+    int fin_got;
+};
+
+struct cpn_dpdk_iface {
+    cpn_tp_iface_t super;
+    cpn_dpdk_config_t cfg;
+    char site[64];
+    char port_name[RTE_ETH_NAME_MAX_LEN];
+    int entry;               /* index in CPN_DPDK_PORTS */
+    uint16_t port;
+    int port_started, port_made;
+    struct rte_mempool *pool;
+    struct rte_ether_addr mac;
+    uint32_t ip;             /* network order */
+    char ip_str[INET_ADDRSTRLEN];
+    uint16_t listen_port;
+    uint16_t next_eport;
+    uint32_t mtu;
+    uint32_t seg_max;        /* payload bytes per DATA frame */
+    uint32_t window;
+    uint64_t tx_ol;          /* tx offloads in use */
+    int cc_delay;            /* CPN_DPDK_CC=delay */
+    cpn_dpdk_ep_t *ep[CPN_DPDK_MAX_EPS];
+    uint16_t ep_gen[CPN_DPDK_MAX_EPS];
+    cpn_dpdk_ep_t *zombies;
+    cpn_dpdk_mem_t **mem;
+    uint32_t nmem;
+    struct { uint32_t ip; struct rte_ether_addr mac; } neigh[CPN_DPDK_MAX_NEIGH];
+    unsigned nneigh;
+    struct rte_mbuf *txq[CPN_DPDK_BURST];
+    unsigned ntx;
+    struct rte_mbuf *stash[CPN_DPDK_BURST];
+    unsigned nstash;
+    struct rte_mbuf *held;   /* fault injection: frame held back */
+    double p_drop, p_reorder, p_dup, p_corrupt;
+    uint64_t rng;
+    int in_progress;
+    cpn_dpdk_stats_t st;
+};
+
+#define cpn_dpdk_iface_of(_t) cpn_container_of(_t, cpn_dpdk_iface_t, super)
+#define cpn_dpdk_ep_of(_t)    cpn_container_of(_t, cpn_dpdk_ep_t, super)
+#define cpn_dpdk_ep_iface(_e) cpn_dpdk_iface_of((_e)->super.iface)
+
+/* Nanoseconds from @p t to @p now; 0 when @p t is later (it was stamped
+ * after @p now was read). */
+static inline uint64_t age(uint64_t now, uint64_t t)
+{
+    return now > t ? now - t : 0;
+}
+
+static inline int seq_lt(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) < 0;
+}
+
+/* ---- EAL: once per process ------------------------------------------------ */
+
+static int cpn_dpdk_eal_state;          /* 0 not yet, 1 up, -1 failed */
+static unsigned cpn_dpdk_claimed;       /* bitmask of CPN_DPDK_PORTS entries */
+static unsigned cpn_dpdk_nifaces;
+
+/* Free hugepages mounted somewhere? */
+static int cpn_dpdk_have_huge(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[128];
+    long free_pages = 0;
+    int mounted = 0;
+
+    if (f == NULL) {
+        return 0;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        sscanf(line, "HugePages_Free: %ld", &free_pages);
+    }
+    fclose(f);
+    f = fopen("/proc/mounts", "r");
+    if (f == NULL) {
+        return 0;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (strstr(line, " hugetlbfs ") != NULL) {
+            mounted = 1;
+        }
+    }
+    fclose(f);
+    return mounted && free_pages > 0;
+}
+
+/* At exit: release the EAL and remove its runtime directory
+ * (/var/run/dpdk/PREFIX: the multi-process socket), so that short-lived
+ * processes (tests, `cpn send`) leave nothing behind. */
+static void cpn_dpdk_eal_atexit(void)
+{
+    char path[PATH_MAX];
+    const char *rdir = rte_eal_get_runtime_dir();
+    DIR *d;
+    struct dirent *e;
+
+    snprintf(path, sizeof(path), "%s", rdir != NULL ? rdir : "");
+    rte_eal_cleanup();
+    if (path[0] == '\0' || (d = opendir(path)) == NULL) {
+        return;
+    }
+    while ((e = readdir(d)) != NULL) {
+        char f[PATH_MAX + 256];
+
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            snprintf(f, sizeof(f), "%s/%s", path, e->d_name);
+            unlink(f);
+        }
+    }
+    closedir(d);
+    rmdir(path);
+}
+
+static cpn_status_t cpn_dpdk_eal_init(const cpn_dpdk_config_t *cfg)
+{
+    /* The EAL keeps pointers into argv for the life of the process. */
+    static char args[64][512];
+    char *argv[64];
+    int argc = 0, huge, ret;
+    char *copy = NULL, *save = NULL, *tok;
+    char buf[512];
+    cpn_status_t st = CPN_OK;
+
+    if (cpn_dpdk_eal_state != 0) {
+        return cpn_dpdk_eal_state > 0 ? CPN_OK : CPN_ERR_TRANSPORT;
+    }
+
+#define ARG(...)                                                              \
+    do {                                                                      \
+        if (argc < 60) {                                                      \
+            snprintf(args[argc], sizeof(args[argc]), __VA_ARGS__);            \
+            argv[argc] = args[argc];                                          \
+            argc++;                                                           \
+        }                                                                     \
+    } while (0)
+
+    ARG("cpn");
+    if (cfg->file_prefix[0] != '\0') {
+        ARG("--file-prefix=%s", cfg->file_prefix);
+    } else {
+        ARG("--file-prefix=cpndpdk%d", (int)getpid());
+    }
+    if (cfg->lcores[0] != '\0') {
+        ARG("--lcores=%s", cfg->lcores);
+    } else {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+        ARG("--lcores=0@(0-%ld)", n > 1 ? n - 1 : 0);
+    }
+    if (strcmp(cfg->huge, "y") == 0 || strcmp(cfg->huge, "yes") == 0) {
+        huge = 1;
+    } else if (strcmp(cfg->huge, "n") == 0 || strcmp(cfg->huge, "no") == 0) {
+        huge = 0;
+    } else {
+        huge = cpn_dpdk_have_huge();
+    }
+    if (!huge) {
+        ARG("--no-huge");
+        ARG("--no-shconf");
+    }
+    ARG("-m");
+    ARG("%zu", cfg->mem >> 20 ? cfg->mem >> 20 : 1);
+    if (!cfg->pci) {
+        ARG("--no-pci");
+    }
+    ARG("--log-level=%s", cpn__log_level_init() >= CPN_LOG_DEBUG ? "info"
+                                                                  : "error");
+    copy = strdup(cfg->vdevs);
+    for (tok = strtok_r(copy, ";", &save); tok != NULL;
+         tok = strtok_r(NULL, ";", &save)) {
+        if (*tok != '\0') {
+            ARG("--vdev=%s", tok);
+        }
+    }
+    free(copy);
+    copy = strdup(cfg->eal_extra);
+    for (tok = strtok_r(copy, " ", &save); tok != NULL;
+         tok = strtok_r(NULL, " ", &save)) {
+        ARG("%s", tok);
+    }
+    free(copy);
+#undef ARG
+
+    buf[0] = '\0';
+    for (int i = 0; i < argc; i++) {
+        size_t u = strlen(buf);
+
+        snprintf(buf + u, sizeof(buf) - u, "%s%s", i ? " " : "", argv[i]);
+    }
+    cpn_info("dpdk: EAL %s (hugepages %s)", buf, huge ? "on" : "off");
+    ret = rte_eal_init(argc, argv);
+    if (ret < 0) {
+        cpn_error("dpdk: EAL initialisation failed (%s): %s; check "
+                  "CPN_DPDK_VDEVS, CPN_DPDK_HUGE (memif needs hugepages) and "
+                  "that no other process uses the same CPN_DPDK_FILE_PREFIX",
+                  buf, rte_strerror(rte_errno));
+        cpn_dpdk_eal_state = -1;
+        st = CPN_ERR_TRANSPORT;
+    } else {
+        cpn_dpdk_eal_state = 1;
+        atexit(cpn_dpdk_eal_atexit);
+    }
+    return st;
+}
+
+/* ---- helpers --------------------------------------------------------------- */
+
+static double cpn_dpdk_parse_prob(const char *name, const char *s)
+{
+    char *end;
+    double v = strtod(s, &end);
+
+    if (end != s && *end == '%') {
+        v /= 100.0, end++;
+    }
+    if (end == s || *end != '\0' || v < 0 || v > 1) {
+        cpn_warn("dpdk: CPN_DPDK_%s='%s' is not a probability (0.01 or 1%%); "
+                 "using 0", name, s);
+        return 0;
+    }
+    return v;
+}
+
+/* xorshift64*: a seeded, reproducible stream for fault injection. */
+static double cpn_dpdk_rand(cpn_dpdk_iface_t *iface)
+{
+    uint64_t x = iface->rng;
+
+    x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+    iface->rng = x;
+    return (double)((x * 2685821657736338717ull) >> 11) / 9007199254740992.0;
+}
+
+static int cpn_dpdk_parse_mac(const char *s, struct rte_ether_addr *mac)
+{
+    unsigned b[6];
+
+    if (sscanf(s, "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4],
+               &b[5]) != 6) {
+        return 0;
+    }
+    for (int i = 0; i < 6; i++) {
+        if (b[i] > 255) {
+            return 0;
+        }
+        mac->addr_bytes[i] = (uint8_t)b[i];
+    }
+    return 1;
+}
+
+static void cpn_dpdk_neigh_set(cpn_dpdk_iface_t *iface, uint32_t ip,
+                               const struct rte_ether_addr *mac)
+{
+    for (unsigned i = 0; i < iface->nneigh; i++) {
+        if (iface->neigh[i].ip == ip) {
+            iface->neigh[i].mac = *mac;
+            return;
+        }
+    }
+    if (iface->nneigh < CPN_DPDK_MAX_NEIGH) {
+        iface->neigh[iface->nneigh].ip = ip;
+        iface->neigh[iface->nneigh].mac = *mac;
+        iface->nneigh++;
+    }
+}
+
+static int cpn_dpdk_neigh_get(cpn_dpdk_iface_t *iface, uint32_t ip,
+                              struct rte_ether_addr *mac)
+{
+    for (unsigned i = 0; i < iface->nneigh; i++) {
+        if (iface->neigh[i].ip == ip) {
+            *mac = iface->neigh[i].mac;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void cpn_dpdk_fmt_peer(char *buf, size_t len, uint32_t ip,
+                              uint16_t port)
+{
+    char s[INET_ADDRSTRLEN];
+    struct in_addr a = {.s_addr = ip};
+
+    inet_ntop(AF_INET, &a, s, sizeof(s));
+    snprintf(buf, len, "%s:%u", s, port);
+}
+
+/* ---- port set-up ------------------------------------------------------------ */
+
+/* Find (or make, for ring:RX:TX) the port SPEC names. */
+static cpn_status_t cpn_dpdk_find_port(cpn_dpdk_iface_t *iface,
+                                       const char *spec)
+{
+    uint16_t pid;
+
+    if (strncmp(spec, "ring:", 5) == 0) {
+        char rxn[RTE_RING_NAMESIZE], txn[RTE_RING_NAMESIZE];
+        const char *colon = strchr(spec + 5, ':');
+        struct rte_ring *r[2];
+        int ret;
+
+        if (colon == NULL || (size_t)(colon - spec - 5) >= sizeof(rxn) ||
+            strlen(colon + 1) >= sizeof(txn)) {
+            cpn_error("dpdk: port '%s': expected ring:RXRING:TXRING", spec);
+            return CPN_ERR_CONFIG;
+        }
+        snprintf(rxn, sizeof(rxn), "%.*s", (int)(colon - spec - 5), spec + 5);
+        snprintf(txn, sizeof(txn), "%s", colon + 1);
+        for (int i = 0; i < 2; i++) {
+            const char *n = i ? txn : rxn;
+
+            r[i] = rte_ring_lookup(n);
+            if (r[i] == NULL) {
+                r[i] = rte_ring_create(n, 4096, (int)rte_socket_id(),
+                                       RING_F_SP_ENQ | RING_F_SC_DEQ);
+            }
+            if (r[i] == NULL) {
+                cpn_error("dpdk: port '%s': cannot create ring %s: %s", spec,
+                          n, rte_strerror(rte_errno));
+                return CPN_ERR_NO_MEMORY;
+            }
+        }
+        snprintf(iface->port_name, sizeof(iface->port_name), "net_ring_%s",
+                 rxn);
+        ret = rte_eth_from_rings(iface->port_name, &r[0], 1, &r[1], 1,
+                                 (unsigned)rte_socket_id());
+        if (ret < 0) {
+            cpn_error("dpdk: port '%s': rte_eth_from_rings failed: %s", spec,
+                      rte_strerror(rte_errno));
+            return CPN_ERR_TRANSPORT;
+        }
+        iface->port = (uint16_t)ret;
+        iface->port_made = 1;
+        return CPN_OK;
+    }
+    if (rte_eth_dev_get_port_by_name(spec, &pid) == 0) {
+        iface->port = pid;
+    } else {
+        char *end;
+        unsigned long v = strtoul(spec, &end, 10);
+
+        if (*spec == '\0' || *end != '\0' || !rte_eth_dev_is_valid_port(
+                                                 (uint16_t)v)) {
+            cpn_error("dpdk: no ethdev port '%s' (ports found: %u); add its "
+                      "vdev to CPN_DPDK_VDEVS, or bind the NIC with "
+                      "dpdk-devbind.py and set CPN_DPDK_PCI=y",
+                      spec, (unsigned)rte_eth_dev_count_avail());
+            return CPN_ERR_NOT_FOUND;
+        }
+        iface->port = (uint16_t)v;
+    }
+    rte_eth_dev_get_name_by_port(iface->port, iface->port_name);
+    return CPN_OK;
+}
+
+static cpn_status_t cpn_dpdk_port_start(cpn_dpdk_iface_t *iface)
+{
+    struct rte_eth_dev_info info;
+    struct rte_eth_conf conf;
+    struct rte_eth_txconf txconf;
+    char pname[RTE_MEMPOOL_NAMESIZE];
+    unsigned room;
+    uint16_t nrx, ntx;
+    int ret;
+
+    ret = rte_eth_dev_info_get(iface->port, &info);
+    if (ret != 0) {
+        cpn_error("dpdk: port %s: cannot read device info: %s",
+                  iface->port_name, rte_strerror(-ret));
+        return CPN_ERR_TRANSPORT;
+    }
+    if (iface->cfg.mtu < 576 || iface->cfg.mtu > 9600) {
+        cpn_error("dpdk: CPN_DPDK_MTU=%u: use 576..9600", iface->cfg.mtu);
+        return CPN_ERR_CONFIG;
+    }
+    iface->mtu = iface->cfg.mtu;
+    {
+        uint32_t most = info.max_mtu != 0 ? info.max_mtu : UINT16_MAX;
+
+        if (info.max_rx_pktlen > RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN) {
+            most = CPN_MIN(most, info.max_rx_pktlen - RTE_ETHER_HDR_LEN -
+                                     RTE_ETHER_CRC_LEN);
+        }
+        if (iface->mtu > most) {
+            cpn_warn("dpdk: port %s (%s) takes frames up to MTU %u; using "
+                     "that, not CPN_DPDK_MTU=%u", iface->port_name,
+                     info.driver_name, most, iface->mtu);
+            iface->mtu = most;
+        }
+    }
+    iface->seg_max = iface->mtu - (uint32_t)(sizeof(struct rte_ipv4_hdr) +
+                                             sizeof(struct rte_udp_hdr) +
+                                             CPN_DPDK_CPN_HDRS);
+    /* Some PMDs (af_packet) want a whole default 2 KiB buffer per frame. */
+    room = CPN_MAX(iface->mtu + RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN + 512,
+                   (unsigned)RTE_MBUF_DEFAULT_DATAROOM) +
+           RTE_PKTMBUF_HEADROOM;
+    snprintf(pname, sizeof(pname), "cpnmp_%u_%d", iface->port, getpid() % 100000);
+    iface->pool = rte_pktmbuf_pool_create(pname, iface->cfg.mbufs, 256, 0,
+                                          (uint16_t)room,
+                                          (int)rte_socket_id());
+    if (iface->pool == NULL) {
+        cpn_error("dpdk: port %s: cannot allocate %u mbufs of %u bytes: %s "
+                  "(raise CPN_DPDK_MEM or lower CPN_DPDK_MBUFS)",
+                  iface->port_name, iface->cfg.mbufs, room,
+                  rte_strerror(rte_errno));
+        return CPN_ERR_NO_MEMORY;
+    }
+
+    memset(&conf, 0, sizeof(conf));
+    conf.rxmode.mtu = iface->mtu;
+    if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) {
+        iface->tx_ol |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
+    }
+    if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE) {
+        iface->tx_ol |= RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE;
+    }
+    conf.txmode.offloads = iface->tx_ol;
+    ret = rte_eth_dev_configure(iface->port, 1, 1, &conf);
+    if (ret != 0) {
+        cpn_error("dpdk: port %s (%s): configure failed: %s", iface->port_name,
+                  info.driver_name, rte_strerror(-ret));
+        return CPN_ERR_TRANSPORT;
+    }
+    nrx = (uint16_t)iface->cfg.rxd;
+    ntx = (uint16_t)iface->cfg.txd;
+    rte_eth_dev_adjust_nb_rx_tx_desc(iface->port, &nrx, &ntx);
+    ret = rte_eth_rx_queue_setup(iface->port, 0, nrx,
+                                 (unsigned)rte_eth_dev_socket_id(iface->port),
+                                 NULL, iface->pool);
+    if (ret == 0) {
+        txconf = info.default_txconf;
+        txconf.offloads = iface->tx_ol;
+        ret = rte_eth_tx_queue_setup(
+            iface->port, 0, ntx, (unsigned)rte_eth_dev_socket_id(iface->port),
+            &txconf);
+    }
+    if (ret != 0) {
+        cpn_error("dpdk: port %s (%s): queue set-up failed: %s",
+                  iface->port_name, info.driver_name, rte_strerror(-ret));
+        return CPN_ERR_TRANSPORT;
+    }
+    ret = rte_eth_dev_set_mtu(iface->port, (uint16_t)iface->mtu);
+    if (ret != 0 && ret != -ENOTSUP) {
+        cpn_warn("dpdk: port %s: MTU %u not taken: %s", iface->port_name,
+                 iface->mtu, rte_strerror(-ret));
+    }
+    ret = rte_eth_dev_start(iface->port);
+    if (ret != 0) {
+        cpn_error("dpdk: port %s (%s): start failed: %s", iface->port_name,
+                  info.driver_name, rte_strerror(-ret));
+        return CPN_ERR_TRANSPORT;
+    }
+    iface->port_started = 1;
+    rte_eth_promiscuous_enable(iface->port); /* not every PMD can; fine */
+    rte_eth_macaddr_get(iface->port, &iface->mac);
+    cpn_info("dpdk: site %s on port %s (%s) %s mtu %u, %u B per segment, "
+             "tx offloads 0x%" PRIx64, iface->site, iface->port_name,
+             info.driver_name, iface->ip_str, iface->mtu, iface->seg_max,
+             iface->tx_ol);
+    return CPN_OK;
+}
+
+/* Claim the next CPN_DPDK_PORTS entry: "SPEC@IP". */
+static cpn_status_t cpn_dpdk_claim(cpn_dpdk_iface_t *iface)
+{
+    char *copy = strdup(iface->cfg.ports), *save = NULL, *tok;
+    cpn_status_t st = CPN_ERR_NOT_FOUND;
+    int i = 0;
+
+    if (copy == NULL) {
+        return CPN_ERR_NO_MEMORY;
+    }
+    for (tok = strtok_r(copy, ";", &save); tok != NULL;
+         tok = strtok_r(NULL, ";", &save), i++) {
+        char *at = strrchr(tok, '@');
+        struct in_addr a;
+
+        if (i >= 32 || (cpn_dpdk_claimed & (1u << i))) {
+            continue;
+        }
+        if (at == NULL || inet_pton(AF_INET, at + 1, &a) != 1) {
+            cpn_error("dpdk: CPN_DPDK_PORTS entry '%s': expected SPEC@IPV4, "
+                      "e.g. net_memif0@10.77.0.1", tok);
+            st = CPN_ERR_CONFIG;
+            break;
+        }
+        *at = '\0';
+        iface->ip = a.s_addr;
+        snprintf(iface->ip_str, sizeof(iface->ip_str), "%s", at + 1);
+        st = cpn_dpdk_find_port(iface, tok);
+        if (st == CPN_OK) {
+            iface->entry = i;
+            cpn_dpdk_claimed |= 1u << i;
+        }
+        break;
+    }
+    free(copy);
+    if (st == CPN_ERR_NOT_FOUND && tok == NULL) {
+        cpn_error("dpdk: site %s: no free port in CPN_DPDK_PORTS='%s' (one "
+                  "SPEC@IP entry per site of this process)",
+                  iface->site, iface->cfg.ports);
+    }
+    return st;
+}
+
+static void cpn_dpdk_load_neigh(cpn_dpdk_iface_t *iface)
+{
+    char *copy = strdup(iface->cfg.neigh), *save = NULL, *tok;
+
+    for (tok = strtok_r(copy, ";", &save); tok != NULL;
+         tok = strtok_r(NULL, ";", &save)) {
+        char *eq = strchr(tok, '=');
+        struct in_addr a;
+        struct rte_ether_addr mac;
+
+        if (eq == NULL) {
+            goto bad;
+        }
+        *eq = '\0';
+        if (inet_pton(AF_INET, tok, &a) != 1 ||
+            !cpn_dpdk_parse_mac(eq + 1, &mac)) {
+            goto bad;
+        }
+        cpn_dpdk_neigh_set(iface, a.s_addr, &mac);
+        continue;
+bad:
+        cpn_warn("dpdk: CPN_DPDK_NEIGH entry '%s' ignored: expected "
+                 "IP=aa:bb:cc:dd:ee:ff", tok);
+    }
+    free(copy);
+}
+
+/* ---- frames out -------------------------------------------------------------- */
+
+static void cpn_dpdk_tx_flush(cpn_dpdk_iface_t *iface)
+{
+    unsigned sent = 0, tries = 0;
+
+    while (sent < iface->ntx && tries++ < 64) {
+        sent += rte_eth_tx_burst(iface->port, 0, iface->txq + sent,
+                                 (uint16_t)(iface->ntx - sent));
+    }
+    if (sent < iface->ntx) {
+        iface->st.tx_dropped += iface->ntx - sent;
+        rte_pktmbuf_free_bulk(iface->txq + sent, iface->ntx - sent);
+    }
+    iface->ntx = 0;
+}
+
+static void cpn_dpdk_tx_queue(cpn_dpdk_iface_t *iface, struct rte_mbuf *m)
+{
+    iface->txq[iface->ntx++] = m;
+    iface->st.tx_frames++;
+    iface->st.tx_bytes += m->pkt_len;
+    if (iface->ntx == CPN_DPDK_BURST) {
+        cpn_dpdk_tx_flush(iface);
+    }
+}
+
+/* Ethernet + IPv4 + UDP headers into @p m for @p ep, @p l4len bytes after UDP. */
+static void cpn_dpdk_fill_l2l3(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
+                               struct rte_mbuf *m, uint32_t payload)
+{
+    struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+    struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+    struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
+
+    eth->dst_addr = ep->peer_mac;
+    eth->src_addr = iface->mac;
+    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+    ip->version_ihl = RTE_IPV4_VHL_DEF;
+    ip->type_of_service = 0;
+    ip->total_length = rte_cpu_to_be_16((uint16_t)(sizeof(*ip) +
+                                                   sizeof(*udp) + payload));
+    ip->packet_id = 0;
+    ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
+    ip->time_to_live = 64;
+    ip->next_proto_id = IPPROTO_UDP;
+    ip->hdr_checksum = 0;
+    ip->src_addr = iface->ip;
+    ip->dst_addr = ep->peer_ip;
+    udp->src_port = rte_cpu_to_be_16(ep->local_port);
+    udp->dst_port = rte_cpu_to_be_16(ep->peer_port);
+    udp->dgram_len = rte_cpu_to_be_16((uint16_t)(sizeof(*udp) + payload));
+    udp->dgram_cksum = 0;
+    if (iface->tx_ol & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) {
+        m->l2_len = sizeof(*eth);
+        m->l3_len = sizeof(*ip);
+        m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
+    } else {
+        ip->hdr_checksum = rte_ipv4_cksum(ip);
+    }
+}
+
+/* The acknowledgement fields every frame to @p ep carries. */
+static void cpn_dpdk_fill_ack(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
+                              cpn_dpdk_hdr_t *h)
+{
+    /* Frames held out of order sit in a ring of `window` slots indexed by
+     * sequence number, so the receiver takes anything below ack + window. */
+    h->ack = ep->rcv_nxt;
+    h->wnd = iface->window - 1;
+    memset(h->sack, 0, sizeof(h->sack));
+    if (ep->nooo > 0) {
+        for (uint32_t i = 0; i < CPN_DPDK_SACK_BITS && i + 1 < iface->window;
+             i++) {
+            if (ep->ooo[(ep->rcv_nxt + 1 + i) & (iface->window - 1)] != NULL) {
+                h->sack[i / 64] |= 1ull << (i % 64);
+            }
+        }
+    }
+    h->ts_echo = ep->ts_echo;
+    ep->ack_due = 0;
+}
+
+/* A frame of @p type to @p ep with @p seglen bytes after the cpn header
+ * (filled by the caller at the returned pointer), or NULL (no mbuf). */
+static uint8_t *cpn_dpdk_frame(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
+                               unsigned type, uint32_t seq, uint32_t seglen,
+                               struct rte_mbuf **m_p)
+{
+    struct rte_mbuf *m = rte_pktmbuf_alloc(iface->pool);
+    uint32_t total = (uint32_t)(CPN_DPDK_FRAME_HDRS + sizeof(cpn_dpdk_hdr_t)) +
+                     seglen;
+    cpn_dpdk_hdr_t *h;
+
+    if (m == NULL) {
+        return NULL;
+    }
+    if (rte_pktmbuf_append(m, (uint16_t)total) == NULL) {
+        rte_pktmbuf_free(m);
+        return NULL;
+    }
+    cpn_dpdk_fill_l2l3(iface, ep, m, (uint32_t)sizeof(*h) + seglen);
+    h = rte_pktmbuf_mtod_offset(m, cpn_dpdk_hdr_t *, CPN_DPDK_FRAME_HDRS);
+    h->magic = CPN_DPDK_MAGIC;
+    h->version = CPN_DPDK_VERSION;
+    h->type = (uint8_t)type;
+    h->dst_conn = ep->peer_id;
+    h->src_conn = ep->id;
+    h->seq = seq;
+    h->flags = 0;
+    h->len = seglen;
+    h->ts = cpn_time_ns();
+    h->csum = 0;
+    cpn_dpdk_fill_ack(iface, ep, h);
+    *m_p = m;
+    return (uint8_t *)(h + 1);
+}
+
+static void cpn_dpdk_seal(struct rte_mbuf *m)
+{
+    cpn_dpdk_hdr_t *h = rte_pktmbuf_mtod_offset(m, cpn_dpdk_hdr_t *,
+                                                CPN_DPDK_FRAME_HDRS);
+
+    h->csum = 0;
+    h->csum = (uint32_t)cpn_hash64(h, sizeof(*h) + h->len);
+}
+
+static void cpn_dpdk_send_ctrl(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
+                               unsigned type, uint32_t seq, uint32_t flags)
+{
+    struct rte_mbuf *m;
+    cpn_dpdk_hdr_t *h;
+
+    if (cpn_dpdk_frame(iface, ep, type, seq, 0, &m) == NULL) {
+        iface->st.tx_dropped++;
+        return;
+    }
+    h = rte_pktmbuf_mtod_offset(m, cpn_dpdk_hdr_t *, CPN_DPDK_FRAME_HDRS);
+    h->flags = flags;
+    cpn_dpdk_seal(m);
+    cpn_dpdk_tx_queue(iface, m);
+}
+
+static void cpn_dpdk_send_arp(cpn_dpdk_iface_t *iface, uint16_t op,
+                              const struct rte_ether_addr *tha, uint32_t tip)
+{
+    struct rte_mbuf *m = rte_pktmbuf_alloc(iface->pool);
+    struct rte_ether_hdr *eth;
+    struct rte_arp_hdr *arp;
+
+    if (m == NULL ||
+        rte_pktmbuf_append(m, sizeof(*eth) + sizeof(*arp)) == NULL) {
+        rte_pktmbuf_free(m);
+        return;
+    }
+    eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+    arp = (struct rte_arp_hdr *)(eth + 1);
+    if (op == RTE_ARP_OP_REQUEST) {
+        memset(&eth->dst_addr, 0xff, sizeof(eth->dst_addr));
+    } else {
+        eth->dst_addr = *tha;
+    }
+    eth->src_addr = iface->mac;
+    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP);
+    arp->arp_hardware = rte_cpu_to_be_16(RTE_ARP_HRD_ETHER);
+    arp->arp_protocol = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+    arp->arp_hlen = RTE_ETHER_ADDR_LEN;
+    arp->arp_plen = 4;
+    arp->arp_opcode = rte_cpu_to_be_16(op);
+    arp->arp_data.arp_sha = iface->mac;
+    arp->arp_data.arp_sip = iface->ip;
+    if (op == RTE_ARP_OP_REQUEST) {
+        memset(&arp->arp_data.arp_tha, 0, sizeof(arp->arp_data.arp_tha));
+    } else {
+        arp->arp_data.arp_tha = *tha;
+    }
+    arp->arp_data.arp_tip = tip;
+    cpn_dpdk_tx_queue(iface, m);
+}
+
+/* ---- endpoints -------------------------------------------------------------- */
+
+static cpn_dpdk_ep_t *cpn_dpdk_ep_new(cpn_dpdk_iface_t *iface)
+{
+    cpn_dpdk_ep_t *ep;
+    unsigned i;
+
+    for (i = 0; i < CPN_DPDK_MAX_EPS; i++) {
+        if (iface->ep[i] == NULL) {
+            break;
+        }
+    }
+    if (i == CPN_DPDK_MAX_EPS) {
+        cpn_error("dpdk: site %s: %u endpoints open, no room for another",
+                  iface->site, CPN_DPDK_MAX_EPS);
+        return NULL;
+    }
+    ep = calloc(1, sizeof(*ep));
+    if (ep == NULL) {
+        return NULL;
+    }
+    ep->slot = calloc(iface->window, sizeof(*ep->slot));
+    ep->ooo = calloc(iface->window, sizeof(*ep->ooo));
+    if (ep->slot == NULL || ep->ooo == NULL) {
+        free(ep->slot);
+        free(ep->ooo);
+        free(ep);
+        return NULL;
+    }
+    iface->ep_gen[i]++;
+    ep->id = (i + 1) | ((uint32_t)iface->ep_gen[i] << 16);
+    ep->super.iface = &iface->super;
+    ep->cwnd = iface->cfg.cwnd_init ? iface->cfg.cwnd_init : 1;
+    ep->ssthresh = iface->window;
+    ep->peer_wnd = iface->window;
+    ep->rto_ns = (uint64_t)iface->cfg.rto_init_ms * 1000000ull;
+    ep->snd_una = ep->snd_nxt = ep->high_sack = 1;
+    ep->rcv_nxt = 1;
+    ep->last_rx_ns = ep->last_progress_ns = ep->syn_ns = cpn_time_ns();
+    iface->ep[i] = ep;
+    return ep;
+}
+
+static cpn_dpdk_ep_t *cpn_dpdk_ep_by_id(cpn_dpdk_iface_t *iface, uint32_t id)
+{
+    uint32_t i = (id & 0xffff) - 1;
+    cpn_dpdk_ep_t *ep;
+
+    if (i >= CPN_DPDK_MAX_EPS) {
+        return NULL;
+    }
+    ep = iface->ep[i];
+    return ep != NULL && ep->id == id ? ep : NULL;
+}
+
+/* Complete every op with @p status, from the head. */
+static void cpn_dpdk_ops_fail(cpn_dpdk_ep_t *ep, cpn_status_t status)
+{
+    cpn_dpdk_op_t *op;
+
+    while ((op = ep->op_head) != NULL) {
+        ep->op_head = op->next;
+        if (op->cb != NULL) {
+            op->cb(op->arg, status);
+        }
+        free(op);
+    }
+    ep->op_tail = ep->op_cur = NULL;
+}
+
+static void cpn_dpdk_ep_release_rx(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep)
+{
+    for (uint32_t i = 0; i < iface->window; i++) {
+        if (ep->ooo[i] != NULL) {
+            rte_pktmbuf_free(ep->ooo[i]);
+            ep->ooo[i] = NULL;
+        }
+    }
+    ep->nooo = 0;
+    free(ep->msg);
+    ep->msg = NULL;
+}
+
+/* Take @p ep out of the table; its memory goes at the end of progress. */
+static void cpn_dpdk_ep_unlink(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep)
+{
+    uint32_t i = (ep->id & 0xffff) - 1;
+
+    if (iface->ep[i] == ep) {
+        iface->ep[i] = NULL;
+    }
+    cpn_dpdk_ep_release_rx(iface, ep);
+    ep->next_zombie = iface->zombies;
+    iface->zombies = ep;
+}
+
+static void cpn_dpdk_reap(cpn_dpdk_iface_t *iface)
+{
+    cpn_dpdk_ep_t *ep;
+
+    while ((ep = iface->zombies) != NULL) {
+        iface->zombies = ep->next_zombie;
+        free(ep->slot);
+        free(ep->ooo);
+        free(ep);
+    }
+}
+
+/* The peer is gone: fail the endpoint once, with a reason naming it. */
+static void cpn_dpdk_ep_fail(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
+                             cpn_status_t status, const char *why)
+{
+    int was = ep->state;
+
+    if (was == CPN_DPDK_EP_FAILED || was == CPN_DPDK_EP_CLOSED) {
+        return;
+    }
+    ep->state = CPN_DPDK_EP_FAILED;
+    if (strcmp(why, CPN_DPDK_WHY_FIN) == 0) {
+        cpn_info("dpdk: site %s: peer %s: %s", iface->site,
+                 ep->super.peer_addr, why);
+    } else {
+        cpn_warn("dpdk: site %s: peer %s: %s", iface->site,
+                 ep->super.peer_addr, why);
+    }
+    cpn_dpdk_ops_fail(ep, status);
+    if (was == CPN_DPDK_EP_OPEN || ep->incoming) {
+        if (iface->super.handlers.ep_error != NULL) {
+            iface->super.handlers.ep_error(iface->super.handlers.arg,
+                                           &ep->super, status);
+        }
+    } else if (iface->super.handlers.connected != NULL) {
+        iface->super.handlers.connected(iface->super.handlers.arg, &ep->super,
+                                        CPN_ERR_UNREACHABLE);
+    }
+}
+
+/* ---- sender ---------------------------------------------------------------- */
+
+static void cpn_dpdk_tx_slot(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
+                             uint32_t seq)
+{
+    cpn_dpdk_slot_t *s = &ep->slot[seq & (iface->window - 1)];
+    cpn_dpdk_op_t *op = s->op;
+    struct rte_mbuf *m;
+    cpn_dpdk_seg_t *seg;
+    uint8_t *p;
+
+    p = cpn_dpdk_frame(iface, ep, CPN_DPDK_T_DATA, seq,
+                       (uint32_t)sizeof(*seg) + s->len, &m);
+    s->sent_ns = cpn_time_ns();
+    if (p == NULL) {
+        iface->st.tx_dropped++;
+        return; /* the timer sends it again */
+    }
+    seg = (cpn_dpdk_seg_t *)p;
+    memset(seg, 0, sizeof(*seg));
+    seg->op = s->segop;
+    if (s->segop == CPN_DPDK_OP_SEND) {
+        seg->total = op->len;
+        seg->off = s->off;
+        rte_memcpy(seg + 1, op->buf + s->off, s->len);
+    } else if (s->segop == CPN_DPDK_OP_PUT) {
+        seg->key = op->key;
+        seg->off = op->raddr + s->off;
+        rte_memcpy(seg + 1, op->buf + s->off, s->len);
+    } else {
+        seg->total = op->notify_len;
+        memcpy(seg + 1, op->notify, op->notify_len);
+    }
+    cpn_dpdk_seal(m);
+    cpn_dpdk_tx_queue(iface, m);
+}
+
+/* Number and send new segments while the windows allow. */
+static unsigned cpn_dpdk_pump(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep)
+{
+    uint32_t limit = (uint32_t)ep->cwnd;
+    unsigned n = 0;
+
+    if (limit > ep->peer_wnd) {
+        limit = ep->peer_wnd;
+    }
+    if (limit > iface->window - 1) {
+        limit = iface->window - 1;
+    }
+    if (limit < 1) {
+        limit = 1;
+    }
+    while (ep->op_cur != NULL && ep->snd_nxt - ep->snd_una < limit) {
+        cpn_dpdk_op_t *op = ep->op_cur;
+        cpn_dpdk_slot_t *s = &ep->slot[ep->snd_nxt & (iface->window - 1)];
+        size_t left = op->len - op->cursor;
+
+        s->op = op;
+        s->sacked = 0;
+        s->fast = 0;
+        s->used = 1;
+        if (op->kind == CPN_DPDK_OP_SEND) {
+            s->segop = CPN_DPDK_OP_SEND;
+            s->off = op->cursor;
+            s->len = (uint32_t)CPN_MIN(left, iface->seg_max);
+            op->cursor += s->len;
+            op->segmented = op->cursor == op->len;
+        } else if (left > 0) {
+            s->segop = CPN_DPDK_OP_PUT;
+            s->off = op->cursor;
+            s->len = (uint32_t)CPN_MIN(left, iface->seg_max);
+            op->cursor += s->len;
+        } else {
+            s->segop = CPN_DPDK_OP_NOTIFY;
+            s->off = 0;
+            s->len = (uint32_t)op->notify_len;
+            op->segmented = 1;
+        }
+        op->last_seq = ep->snd_nxt;
+        cpn_dpdk_tx_slot(iface, ep, ep->snd_nxt);
+        ep->snd_nxt++;
+        n++;
+        if (op->segmented) {
+            ep->op_cur = op->next;
+        }
+    }
+    return n;
+}
+
+static void cpn_dpdk_cwnd_cut(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep)
+{
+    if (ep->in_recovery && seq_lt(ep->snd_una, ep->recover)) {
+        return; /* one cut per window of data */
+    }
+    ep->cwnd = CPN_MAX(ep->cwnd / 2, 2.0);
+    ep->ssthresh = ep->cwnd;
+    ep->recover = ep->snd_nxt;
+    ep->in_recovery = 1;
+    iface->st.cwnd_cuts++;
+}
+
+static void cpn_dpdk_rtt_sample(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
+                                uint64_t rtt)
+{
+    uint64_t lo = (uint64_t)iface->cfg.rto_min_ms * 1000000ull;
+    uint64_t hi = (uint64_t)iface->cfg.rto_max_ms * 1000000ull;
+
+    ep->last_rtt_ns = rtt;
+    if (ep->min_rtt_ns == 0 || rtt < ep->min_rtt_ns) {
+        ep->min_rtt_ns = rtt;
+    }
+    if (ep->srtt_ns == 0) {
+        ep->srtt_ns = rtt;
+        ep->rttvar_ns = rtt / 2;
+    } else {
+        uint64_t d = rtt > ep->srtt_ns ? rtt - ep->srtt_ns : ep->srtt_ns - rtt;
+
+        ep->rttvar_ns = (3 * ep->rttvar_ns + d) / 4;
+        ep->srtt_ns = (7 * ep->srtt_ns + rtt) / 8;
+    }
+    ep->rto_ns = ep->srtt_ns + 4 * ep->rttvar_ns;
+    ep->rto_ns = CPN_MIN(CPN_MAX(ep->rto_ns, lo), hi);
+}
+
+/* Acknowledgement fields of a frame from @p ep's peer. */
+static void cpn_dpdk_on_ack(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
+                            const cpn_dpdk_hdr_t *h, uint64_t now)
+{
+    uint32_t ack = h->ack, mask = iface->window - 1;
+    unsigned newly = 0;
+
+    if (seq_lt(ep->snd_nxt, ack) || seq_lt(ack, ep->snd_una - iface->window)) {
+        iface->st.malformed++;
+        return;
+    }
+    ep->peer_wnd = h->wnd;
+    while (seq_lt(ep->snd_una, ack)) {
+        ep->slot[ep->snd_una & mask].used = 0;
+        ep->snd_una++;
+        newly++;
+    }
+    if (newly > 0) {
+        cpn_dpdk_op_t *op;
+        uint64_t t = cpn_time_ns();
+
+        ep->last_progress_ns = now;
+        if (h->ts_echo != 0 && h->ts_echo <= t) {
+            cpn_dpdk_rtt_sample(iface, ep, t - h->ts_echo);
+        }
+        if (ep->in_recovery && !seq_lt(ep->snd_una, ep->recover)) {
+            ep->in_recovery = 0;
+        }
+        if (iface->cc_delay && ep->min_rtt_ns != 0 &&
+            ep->last_rtt_ns > ep->min_rtt_ns +
+                                  (uint64_t)iface->cfg.delay_target_ms *
+                                      1000000ull) {
+            /* Delay over target: shrink in proportion, once per RTT. */
+            if (age(t, ep->last_cut_ns) > ep->srtt_ns) {
+                double over = (double)(ep->last_rtt_ns - ep->min_rtt_ns) /
+                              (double)ep->last_rtt_ns;
+
+                ep->cwnd *= CPN_MAX(1.0 - 0.8 * over, 0.5);
+                ep->cwnd = CPN_MAX(ep->cwnd, 2.0);
+                ep->ssthresh = ep->cwnd;
+                ep->last_cut_ns = t;
+                iface->st.cwnd_cuts++;
+            }
+        } else if (ep->cwnd < ep->ssthresh) {
+            /* Slow start to ssthresh, then +CWND_AI frames per RTT. */
+            ep->cwnd += newly;
+        } else {
+            ep->cwnd += (double)newly * iface->cfg.cwnd_ai / ep->cwnd;
+        }
+        if (ep->cwnd > iface->window) {
+            ep->cwnd = iface->window;
+        }
+        while ((op = ep->op_head) != NULL && op->segmented &&
+               seq_lt(op->last_seq, ep->snd_una)) {
+            ep->op_head = op->next;
+            if (ep->op_head == NULL) {
+                ep->op_tail = NULL;
+            }
+            if (op->cb != NULL) {
+                op->cb(op->arg, CPN_OK);
+            }
+            free(op);
+            if (ep->state != CPN_DPDK_EP_OPEN) {
+                return; /* closed from the callback */
+            }
+        }
+    }
+    if (seq_lt(ep->high_sack, ep->snd_una)) {
+        ep->high_sack = ep->snd_una;
+    }
+    for (uint32_t i = 0; i < CPN_DPDK_SACK_BITS; i++) {
+        uint32_t seq = ack + 1 + i;
+
+        if (!seq_lt(seq, ep->snd_nxt)) {
+            break;
+        }
+        if (h->sack[i / 64] & (1ull << (i % 64))) {
+            ep->slot[seq & mask].sacked = 1;
+            if (seq_lt(ep->high_sack, seq)) {
+                ep->high_sack = seq;
+            }
+        }
+    }
+    /* Fast retransmit: a hole three frames below the highest sacked one
+     * goes again once; if that copy is lost too, the timer resends it. */
+    if (seq_lt(ep->snd_una + 2, ep->high_sack)) {
+        for (uint32_t seq = ep->snd_una; seq_lt(seq + 2, ep->high_sack);
+             seq++) {
+            cpn_dpdk_slot_t *s = &ep->slot[seq & mask];
+
+            if (!s->sacked && !s->fast) {
+                s->fast = 1;
+                if (!iface->cc_delay) {
+                    cpn_dpdk_cwnd_cut(iface, ep);
+                }
+                iface->st.retransmits++;
+                iface->st.fast_retransmits++;
+                cpn_dpdk_tx_slot(iface, ep, seq);
+            }
+        }
+    }
+}
+
+/* Timers of one endpoint: SYN/ARP retries, RTO, keepalive, peer timeout. */
+static unsigned cpn_dpdk_timers(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
+                                uint64_t now)
+{
+    uint64_t limit = (uint64_t)iface->cfg.peer_timeout_ms * 1000000ull;
+    char why[128];
+
+    if (ep->state == CPN_DPDK_EP_RESOLVING ||
+        ep->state == CPN_DPDK_EP_CONNECTING) {
+        if (iface->cfg.peer_timeout_ms >= 0 && age(now, ep->syn_ns) > limit) {
+            snprintf(why, sizeof(why), "no answer within %d ms (%s)",
+                     iface->cfg.peer_timeout_ms,
+                     ep->state == CPN_DPDK_EP_RESOLVING
+                         ? "ARP unanswered: set CPN_DPDK_NEIGH?"
+                         : "nothing listens on that UDP port?");
+            cpn_dpdk_ep_fail(iface, ep, CPN_ERR_UNREACHABLE, why);
+            return 1;
+        }
+        if (age(now, ep->last_syn_ns) > CPN_DPDK_SYN_RETRY_NS) {
+            ep->last_syn_ns = now;
+            if (ep->state == CPN_DPDK_EP_RESOLVING) {
+                cpn_dpdk_send_arp(iface, RTE_ARP_OP_REQUEST, NULL,
+                                  ep->peer_ip);
+            } else {
+                cpn_dpdk_send_ctrl(iface, ep, CPN_DPDK_T_SYN, 0, 0);
+            }
+        }
+        return 0;
+    }
+    if (ep->state != CPN_DPDK_EP_OPEN) {
+        return 0;
+    }
+    if (ep->snd_una != ep->snd_nxt) {
+        cpn_dpdk_slot_t *s = &ep->slot[ep->snd_una & (iface->window - 1)];
+
+        if (iface->cfg.peer_timeout_ms >= 0 &&
+            age(now, ep->last_progress_ns) > limit) {
+            snprintf(why, sizeof(why), "nothing acknowledged for %d ms "
+                     "(peer gone?); %u frames outstanding",
+                     iface->cfg.peer_timeout_ms, ep->snd_nxt - ep->snd_una);
+            cpn_dpdk_ep_fail(iface, ep, CPN_ERR_CONN_RESET, why);
+            return 1;
+        }
+        if (age(now, s->sent_ns) > ep->rto_ns) {
+            uint64_t hi = (uint64_t)iface->cfg.rto_max_ms * 1000000ull;
+
+            iface->st.timeouts++;
+            for (uint32_t seq = ep->snd_una; seq_lt(seq, ep->snd_nxt);
+                 seq++) {
+                cpn_dpdk_slot_t *t = &ep->slot[seq & (iface->window - 1)];
+
+                if (!t->sacked && age(now, t->sent_ns) > ep->rto_ns) {
+                    iface->st.retransmits++;
+                    cpn_dpdk_tx_slot(iface, ep, seq);
+                }
+            }
+            cpn_dpdk_cwnd_cut(iface, ep);
+            ep->rto_ns = CPN_MIN(ep->rto_ns * 2, hi);
+            return 1;
+        }
+    } else {
+        ep->last_progress_ns = now;
+        if (age(now, ep->last_rx_ns) > CPN_DPDK_KEEPALIVE_NS &&
+            age(now, ep->last_ka_ns) > CPN_DPDK_KEEPALIVE_NS) {
+            if (iface->cfg.peer_timeout_ms >= 0 &&
+                age(now, ep->last_rx_ns) > limit) {
+                snprintf(why, sizeof(why), "silent for %d ms, keepalives "
+                         "unanswered (peer gone?)",
+                         iface->cfg.peer_timeout_ms);
+                cpn_dpdk_ep_fail(iface, ep, CPN_ERR_CONN_RESET, why);
+                return 1;
+            }
+            ep->last_ka_ns = now;
+            cpn_dpdk_send_ctrl(iface, ep, CPN_DPDK_T_ACK, 0,
+                               CPN_DPDK_F_ACK_REQ);
+        }
+    }
+    return 0;
+}
+
+/* ---- receiver -------------------------------------------------------------- */
+
+static cpn_dpdk_mem_t *cpn_dpdk_mem_by_id(cpn_dpdk_iface_t *iface,
+                                          uint32_t id)
+{
+    return id < iface->nmem ? iface->mem[id] : NULL;
+}
+
+/* Deliver one in-order DATA segment. @return 0, or -1 when @p ep closed. */
+static int cpn_dpdk_deliver(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
+                            const cpn_dpdk_seg_t *seg, const uint8_t *data,
+                            uint32_t len)
+{
+    const cpn_tp_handlers_t *hd = &iface->super.handlers;
+
+    iface->st.rx_payload += len;
+    switch (seg->op) {
+    case CPN_DPDK_OP_SEND:
+        if (seg->off == 0 && len == seg->total) {
+            /* Whole message in one frame: straight from the mbuf. */
+            free(ep->msg);
+            ep->msg = NULL;
+            hd->recv(hd->arg, &ep->super, data, len);
+            break;
+        }
+        if (seg->off == 0) {
+            free(ep->msg);
+            ep->msg = NULL;
+            if (seg->total > iface->cfg.msg_max) {
+                iface->st.malformed++;
+                cpn_warn("dpdk: site %s: peer %s sends a %" PRIu64 " B "
+                         "message, over CPN_DPDK_MSG_MAX; dropped",
+                         iface->site, ep->super.peer_addr, seg->total);
+                break;
+            }
+            ep->msg = malloc(seg->total);
+            if (ep->msg == NULL) {
+                cpn_error("dpdk: site %s: no memory for a %" PRIu64 " B "
+                          "message from %s", iface->site, seg->total,
+                          ep->super.peer_addr);
+                break;
+            }
+            ep->msg_len = seg->total;
+            ep->msg_got = 0;
+        }
+        if (ep->msg == NULL || seg->total != ep->msg_len ||
+            seg->off != ep->msg_got || len > ep->msg_len - ep->msg_got) {
+            iface->st.malformed++;
+            break;
+        }
+        rte_memcpy(ep->msg + ep->msg_got, data, len);
+        ep->msg_got += len;
+        if (ep->msg_got == ep->msg_len) {
+            uint8_t *msg = ep->msg;
+
+            ep->msg = NULL;
+            hd->recv(hd->arg, &ep->super, msg, ep->msg_len);
+            free(msg);
+        }
+        break;
+    case CPN_DPDK_OP_PUT: {
+        cpn_dpdk_mem_t *mem = cpn_dpdk_mem_by_id(iface, seg->key);
+        uint64_t base, end;
+
+        if (mem == NULL) {
+            iface->st.bad_key++;
+            break;
+        }
+        base = (uint64_t)(uintptr_t)mem->super.addr;
+        end = base + mem->super.len;
+        if (seg->off < base || seg->off > end || len > end - seg->off) {
+            iface->st.bad_range++;
+            break;
+        }
+        rte_memcpy((void *)(uintptr_t)seg->off, data, len);
+        break;
+    }
+    case CPN_DPDK_OP_NOTIFY:
+        if (len > CPN_TP_NOTIFY_MAX) {
+            iface->st.malformed++;
+            break;
+        }
+        hd->put_notify(hd->arg, &ep->super, data, len);
+        break;
+    default:
+        iface->st.malformed++;
+        break;
+    }
+    return ep->state == CPN_DPDK_EP_OPEN ? 0 : -1;
+}
+
+static const cpn_dpdk_hdr_t *cpn_dpdk_hdr_of(struct rte_mbuf *m)
+{
+    return rte_pktmbuf_mtod_offset(m, const cpn_dpdk_hdr_t *,
+                                   CPN_DPDK_FRAME_HDRS);
+}
+
+/* Is this segment acceptable at all (before it takes a sequence number)?
+ * A put must name a registered region and stay inside it; a message part
+ * must fit its message; a notify must fit CPN_TP_NOTIFY_MAX. Frames that
+ * fail are counted and dropped unacked, so a forged frame cannot use up the
+ * sequence number of the real one. */
+static int cpn_dpdk_seg_ok(cpn_dpdk_iface_t *iface, const cpn_dpdk_seg_t *seg,
+                           uint32_t len)
+{
+    switch (seg->op) {
+    case CPN_DPDK_OP_SEND:
+        if (seg->total > iface->cfg.msg_max || seg->off > seg->total ||
+            len > seg->total - seg->off) {
+            iface->st.malformed++;
+            return 0;
+        }
+        return 1;
+    case CPN_DPDK_OP_PUT: {
+        cpn_dpdk_mem_t *mem = cpn_dpdk_mem_by_id(iface, seg->key);
+        uint64_t base, end;
+
+        if (mem == NULL) {
+            iface->st.bad_key++;
+            return 0;
+        }
+        base = (uint64_t)(uintptr_t)mem->super.addr;
+        end = base + mem->super.len;
+        if (seg->off < base || seg->off > end || len > end - seg->off) {
+            iface->st.bad_range++;
+            return 0;
+        }
+        return 1;
+    }
+    case CPN_DPDK_OP_NOTIFY:
+        if (len > CPN_TP_NOTIFY_MAX) {
+            iface->st.malformed++;
+            return 0;
+        }
+        return 1;
+    default:
+        iface->st.malformed++;
+        return 0;
+    }
+}
+
+/* A checked DATA frame; it is freed here or held. */
+static void cpn_dpdk_on_data(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
+                             struct rte_mbuf *m)
+{
+    const cpn_dpdk_hdr_t *h = cpn_dpdk_hdr_of(m);
+    uint32_t mask = iface->window - 1;
+    uint32_t seq = h->seq;
+
+    ep->ack_due = 1;
+    if (seq_lt(seq, ep->rcv_nxt) ||
+        !seq_lt(seq, ep->rcv_nxt + iface->window) ||
+        (seq != ep->rcv_nxt && ep->ooo[seq & mask] != NULL)) {
+        if (seq_lt(seq, ep->rcv_nxt) || ep->ooo[seq & mask] != NULL) {
+            iface->st.dup_rx++;
+        } else {
+            iface->st.malformed++; /* beyond the window we offered */
+        }
+        rte_pktmbuf_free(m);
+        return;
+    }
+    ep->ts_echo = h->ts;
+    if (seq != ep->rcv_nxt) {
+        ep->ooo[seq & mask] = m;
+        ep->nooo++;
+        iface->st.ooo_rx++;
+        return;
+    }
+    /* In order: deliver it and whatever it unblocks. */
+    for (;;) {
+        const cpn_dpdk_hdr_t *hh = cpn_dpdk_hdr_of(m);
+        const cpn_dpdk_seg_t *seg = (const cpn_dpdk_seg_t *)(hh + 1);
+        int gone;
+
+        ep->rcv_nxt++;
+        gone = cpn_dpdk_deliver(iface, ep, seg, (const uint8_t *)(seg + 1),
+                                hh->len - (uint32_t)sizeof(*seg));
+        rte_pktmbuf_free(m);
+        if (gone) {
+            return;
+        }
+        m = ep->ooo[ep->rcv_nxt & mask];
+        if (m == NULL) {
+            break;
+        }
+        ep->ooo[ep->rcv_nxt & mask] = NULL;
+        ep->nooo--;
+    }
+}
+
+static void cpn_dpdk_on_syn(cpn_dpdk_iface_t *iface, const cpn_dpdk_hdr_t *h,
+                            uint32_t sip, uint16_t sport, uint16_t dport,
+                            const struct rte_ether_addr *smac)
+{
+    cpn_dpdk_ep_t *ep = NULL;
+
+    if (iface->listen_port == 0 || dport != iface->listen_port) {
+        iface->st.not_for_us++;
+        return;
+    }
+    for (unsigned i = 0; i < CPN_DPDK_MAX_EPS; i++) {
+        cpn_dpdk_ep_t *e = iface->ep[i];
+
+        if (e != NULL && e->incoming && e->peer_ip == sip &&
+            e->peer_port == sport && e->peer_id == h->src_conn) {
+            ep = e; /* our SYNACK was lost: answer again */
+            break;
+        }
+    }
+    if (ep == NULL) {
+        ep = cpn_dpdk_ep_new(iface);
+        if (ep == NULL) {
+            return;
+        }
+        ep->incoming = 1;
+        ep->state = CPN_DPDK_EP_OPEN;
+        ep->peer_id = h->src_conn;
+        ep->peer_ip = sip;
+        ep->peer_port = sport;
+        ep->local_port = dport;
+        ep->peer_mac = *smac;
+        cpn_dpdk_fmt_peer(ep->super.peer_addr, sizeof(ep->super.peer_addr),
+                          sip, sport);
+        cpn_debug("dpdk: site %s: accepted %s as connection %#x (peer's "
+                  "%#x)", iface->site, ep->super.peer_addr, ep->id,
+                  ep->peer_id);
+        cpn_dpdk_send_ctrl(iface, ep, CPN_DPDK_T_SYNACK, 0, 0);
+        if (iface->super.handlers.accept != NULL) {
+            iface->super.handlers.accept(iface->super.handlers.arg,
+                                         &ep->super);
+        }
+        return;
+    }
+    cpn_dpdk_send_ctrl(iface, ep, CPN_DPDK_T_SYNACK, 0, 0);
+}
+
+static void cpn_dpdk_on_arp(cpn_dpdk_iface_t *iface, struct rte_mbuf *m)
+{
+    const struct rte_ether_hdr *eth =
+        rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+    const struct rte_arp_hdr *arp = (const struct rte_arp_hdr *)(eth + 1);
+
+    if (m->data_len < sizeof(*eth) + sizeof(*arp) ||
+        arp->arp_hardware != rte_cpu_to_be_16(RTE_ARP_HRD_ETHER) ||
+        arp->arp_protocol != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) {
+        iface->st.not_for_us++;
+        return;
+    }
+    if (arp->arp_data.arp_tip != iface->ip) {
+        iface->st.not_for_us++;
+        return;
+    }
+    cpn_dpdk_neigh_set(iface, arp->arp_data.arp_sip, &arp->arp_data.arp_sha);
+    if (arp->arp_opcode == rte_cpu_to_be_16(RTE_ARP_OP_REQUEST)) {
+        cpn_dpdk_send_arp(iface, RTE_ARP_OP_REPLY, &arp->arp_data.arp_sha,
+                          arp->arp_data.arp_sip);
+    }
+    /* Endpoints waiting for this MAC may go on. */
+    for (unsigned i = 0; i < CPN_DPDK_MAX_EPS; i++) {
+        cpn_dpdk_ep_t *e = iface->ep[i];
+
+        if (e != NULL && e->state == CPN_DPDK_EP_RESOLVING &&
+            e->peer_ip == arp->arp_data.arp_sip) {
+            e->peer_mac = arp->arp_data.arp_sha;
+            e->state = CPN_DPDK_EP_CONNECTING;
+            e->last_syn_ns = cpn_time_ns();
+            cpn_dpdk_send_ctrl(iface, e, CPN_DPDK_T_SYN, 0, 0);
+        }
+    }
+}
+
+/* One received frame, after fault injection. Frees or keeps @p m. */
+static void cpn_dpdk_rx_one(cpn_dpdk_iface_t *iface, struct rte_mbuf *m,
+                            uint64_t now)
+{
+    const struct rte_ether_hdr *eth =
+        rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+    const struct rte_ipv4_hdr *ip;
+    const struct rte_udp_hdr *udp;
+    cpn_dpdk_hdr_t *h;
+    cpn_dpdk_ep_t *ep;
+    uint32_t iplen, udplen, csum, need;
+    int bad_line = 0;
+
+    iface->st.rx_frames++;
+    if (m->nb_segs != 1 || m->data_len < sizeof(*eth)) {
+        { bad_line = __LINE__; goto malformed; }
+    }
+    if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP)) {
+        cpn_dpdk_on_arp(iface, m);
+        goto drop;
+    }
+    if (eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) ||
+        m->data_len < CPN_DPDK_FRAME_HDRS) {
+        goto not_ours;
+    }
+    ip = (const struct rte_ipv4_hdr *)(eth + 1);
+    udp = (const struct rte_udp_hdr *)(ip + 1);
+    if (ip->version_ihl != RTE_IPV4_VHL_DEF || ip->dst_addr != iface->ip ||
+        ip->next_proto_id != IPPROTO_UDP) {
+        goto not_ours;
+    }
+    iplen = rte_be_to_cpu_16(ip->total_length);
+    udplen = rte_be_to_cpu_16(udp->dgram_len);
+    if (iplen + sizeof(*eth) > m->data_len ||
+        udplen + sizeof(*ip) != iplen || udplen < sizeof(*udp) + sizeof(*h)) {
+        { bad_line = __LINE__; goto malformed; }
+    }
+    h = (cpn_dpdk_hdr_t *)(udp + 1);
+    if (h->magic != CPN_DPDK_MAGIC) {
+        goto not_ours;
+    }
+    if (h->len != udplen - sizeof(*udp) - sizeof(*h)) {
+        { bad_line = __LINE__; goto malformed; }
+    }
+    csum = h->csum;
+    h->csum = 0;
+    if ((uint32_t)cpn_hash64(h, sizeof(*h) + h->len) != csum) {
+        iface->st.bad_csum++;
+        goto drop;
+    }
+    h->csum = csum;
+    if (h->version != CPN_DPDK_VERSION) {
+        { bad_line = __LINE__; goto malformed; }
+    }
+    cpn_dpdk_neigh_set(iface, ip->src_addr, &eth->src_addr);
+    if (h->type == CPN_DPDK_T_SYN) {
+        if (h->len != 0) {
+            { bad_line = __LINE__; goto malformed; }
+        }
+        cpn_dpdk_on_syn(iface, h, ip->src_addr,
+                        rte_be_to_cpu_16(udp->src_port),
+                        rte_be_to_cpu_16(udp->dst_port), &eth->src_addr);
+        goto drop;
+    }
+    ep = cpn_dpdk_ep_by_id(iface, h->dst_conn);
+    if (ep == NULL || ep->peer_ip != ip->src_addr ||
+        ep->peer_port != rte_be_to_cpu_16(udp->src_port) ||
+        ep->state == CPN_DPDK_EP_FAILED) {
+        cpn_debug("dpdk: site %s: frame type %u for connection %#x from "
+                  "port %u: no such connection (%p %d)", iface->site, h->type,
+                  h->dst_conn, rte_be_to_cpu_16(udp->src_port), (void *)ep,
+                  ep ? ep->state : -1);
+        { bad_line = __LINE__; goto malformed; }
+    }
+    if (ep->state == CPN_DPDK_EP_CONNECTING) {
+        if (h->type != CPN_DPDK_T_SYNACK && h->type != CPN_DPDK_T_DATA &&
+            h->type != CPN_DPDK_T_ACK) {
+            { bad_line = __LINE__; goto malformed; }
+        }
+        ep->peer_id = h->src_conn;
+        ep->state = CPN_DPDK_EP_OPEN;
+        ep->last_progress_ns = now;
+        if (iface->super.handlers.connected != NULL) {
+            iface->super.handlers.connected(iface->super.handlers.arg,
+                                            &ep->super, CPN_OK);
+        }
+        if (ep->state != CPN_DPDK_EP_OPEN) {
+            goto drop;
+        }
+    } else if (ep->peer_id != h->src_conn) {
+        { bad_line = __LINE__; goto malformed; }
+    }
+    ep->last_rx_ns = now;
+    switch (h->type) {
+    case CPN_DPDK_T_SYNACK:
+        break;
+    case CPN_DPDK_T_ACK:
+        if (h->flags & CPN_DPDK_F_ACK_REQ) {
+            ep->ack_due = 1;
+        }
+        break;
+    case CPN_DPDK_T_DATA:
+        need = (uint32_t)sizeof(cpn_dpdk_seg_t);
+        if (h->len < need) {
+            { bad_line = __LINE__; goto malformed; }
+        }
+        if (!cpn_dpdk_seg_ok(iface, (const cpn_dpdk_seg_t *)(h + 1),
+                             h->len - need)) {
+            goto drop;
+        }
+        cpn_dpdk_on_ack(iface, ep, h, now);
+        if (ep->state != CPN_DPDK_EP_OPEN) {
+            goto drop;
+        }
+        cpn_dpdk_on_data(iface, ep, m);
+        goto fin_check;
+    case CPN_DPDK_T_FIN:
+        ep->fin_got = 1;
+        ep->fin_seq = h->seq;
+        goto fin_check;
+    default:
+        { bad_line = __LINE__; goto malformed; }
+    }
+    cpn_dpdk_on_ack(iface, ep, h, now);
+    goto drop;
+
+fin_check:
+    if (ep->state == CPN_DPDK_EP_OPEN && ep->fin_got &&
+        !seq_lt(ep->rcv_nxt, ep->fin_seq)) {
+        cpn_dpdk_ep_fail(iface, ep, CPN_ERR_CONN_RESET,
+                         CPN_DPDK_WHY_FIN);
+    }
+    if (h->type == CPN_DPDK_T_DATA) {
+        return; /* m freed or held by on_data */
+    }
+    goto drop;
+
+not_ours:
+    iface->st.not_for_us++;
+    goto drop;
+malformed:
+    iface->st.malformed++;
+    cpn_debug("dpdk: site %s: malformed frame dropped (check at line %d)",
+              iface->site, bad_line);
+drop:
+    rte_pktmbuf_free(m);
+}
+
+/* Fault injection on receive, then rx_one. */
+static void cpn_dpdk_rx_faulty(cpn_dpdk_iface_t *iface, struct rte_mbuf *m,
+                               uint64_t now)
+{
+    if (iface->p_drop > 0 && cpn_dpdk_rand(iface) < iface->p_drop) {
+        iface->st.inj_drop++;
+        rte_pktmbuf_free(m);
+        return;
+    }
+    if (iface->p_corrupt > 0 && cpn_dpdk_rand(iface) < iface->p_corrupt &&
+        m->data_len > CPN_DPDK_FRAME_HDRS) {
+        uint32_t span = m->data_len - (uint32_t)CPN_DPDK_FRAME_HDRS;
+        uint32_t at = (uint32_t)(cpn_dpdk_rand(iface) * span);
+        uint8_t *p = rte_pktmbuf_mtod_offset(m, uint8_t *,
+                                             CPN_DPDK_FRAME_HDRS + at);
+
+        *p ^= (uint8_t)(1u + (uint32_t)(cpn_dpdk_rand(iface) * 254));
+        iface->st.inj_corrupt++;
+    }
+    if (iface->p_dup > 0 && cpn_dpdk_rand(iface) < iface->p_dup) {
+        struct rte_mbuf *c = rte_pktmbuf_copy(m, iface->pool, 0, UINT32_MAX);
+
+        if (c != NULL) {
+            iface->st.inj_dup++;
+            cpn_dpdk_rx_one(iface, c, now);
+        }
+    }
+    if (iface->p_reorder > 0 && iface->held == NULL &&
+        cpn_dpdk_rand(iface) < iface->p_reorder) {
+        iface->held = m; /* goes in after the next frame */
+        iface->st.inj_reorder++;
+        return;
+    }
+    cpn_dpdk_rx_one(iface, m, now);
+    if (iface->held != NULL) {
+        struct rte_mbuf *h = iface->held;
+
+        iface->held = NULL;
+        cpn_dpdk_rx_one(iface, h, now);
+    }
+}
+
+/* ---- ops: interface ------------------------------------------------------------ */
+
+static cpn_status_t cpn_dpdk_open(const cpn_tp_params_t *params,
+                                  const cpn_tp_handlers_t *handlers,
+                                  cpn_tp_iface_t **iface_p)
+{
+    cpn_dpdk_iface_t *iface;
+    cpn_status_t st;
+
+    iface = calloc(1, sizeof(*iface));
+    if (iface == NULL) {
+        return CPN_ERR_NO_MEMORY;
+    }
+    iface->super.handlers = *handlers;
+    snprintf(iface->site, sizeof(iface->site), "%s",
+             params && params->site_name ? params->site_name : "?");
+    st = cpn__config_fill(&cpn_dpdk_config_table, &iface->cfg);
+    if (st != CPN_OK) {
+        goto err_free;
+    }
+    if (iface->cfg.window < 16 || iface->cfg.window > 4096 ||
+        (iface->cfg.window & (iface->cfg.window - 1)) != 0) {
+        cpn_error("dpdk: CPN_DPDK_WINDOW=%u: use a power of two in 16..4096",
+                  iface->cfg.window);
+        st = CPN_ERR_CONFIG;
+        goto err_free;
+    }
+    iface->window = iface->cfg.window;
+    if (strcmp(iface->cfg.cc, "delay") == 0) {
+        iface->cc_delay = 1;
+    } else if (strcmp(iface->cfg.cc, "aimd") != 0) {
+        cpn_error("dpdk: CPN_DPDK_CC=%s: use delay or aimd", iface->cfg.cc);
+        st = CPN_ERR_CONFIG;
+        goto err_free;
+    }
+    iface->p_drop = cpn_dpdk_parse_prob("FAULT_DROP", iface->cfg.fault_drop);
+    iface->p_reorder = cpn_dpdk_parse_prob("FAULT_REORDER",
+                                           iface->cfg.fault_reorder);
+    iface->p_dup = cpn_dpdk_parse_prob("FAULT_DUP", iface->cfg.fault_dup);
+    iface->p_corrupt = cpn_dpdk_parse_prob("FAULT_CORRUPT",
+                                           iface->cfg.fault_corrupt);
+    iface->rng = 0x9E3779B97F4A7C15ull ^
+                 ((uint64_t)iface->cfg.fault_seed * 0x100000001B3ull) ^
+                 (uint64_t)cpn_dpdk_nifaces;
+    if (iface->rng == 0) {
+        iface->rng = 1;
+    }
+    st = cpn_dpdk_eal_init(&iface->cfg);
+    if (st != CPN_OK) {
+        goto err_free;
+    }
+    st = cpn_dpdk_claim(iface);
+    if (st != CPN_OK) {
+        goto err_free;
+    }
+    st = cpn_dpdk_port_start(iface);
+    if (st != CPN_OK) {
+        goto err_release;
+    }
+    cpn_dpdk_load_neigh(iface);
+    iface->next_eport = (uint16_t)(40000 + (getpid() % 1000) * 16);
+    cpn_dpdk_nifaces++;
+    *iface_p = &iface->super;
+    return CPN_OK;
+
+err_release:
+    if (iface->port_started) {
+        rte_eth_dev_stop(iface->port);
+    }
+    if (iface->port_made) {
+        rte_eth_dev_close(iface->port);
+    }
+    rte_mempool_free(iface->pool);
+    cpn_dpdk_claimed &= ~(1u << iface->entry);
+err_free:
+    free(iface);
+    return st;
+}
+
+static void cpn_dpdk_close(cpn_tp_iface_t *tif)
+{
+    cpn_dpdk_iface_t *iface = cpn_dpdk_iface_of(tif);
+    const cpn_dpdk_stats_t *c = &iface->st;
+
+    cpn_info("dpdk: site %s port %s: tx %" PRIu64 " rx %" PRIu64
+             " frames, %" PRIu64 " retransmitted (%" PRIu64 " on sacks, %"
+             PRIu64 " timeouts), %" PRIu64 " tx dropped, %" PRIu64
+             " duplicates, %" PRIu64 " out of order, dropped: %" PRIu64
+             " checksum %" PRIu64 " malformed %" PRIu64 " key %" PRIu64
+             " range",
+             iface->site, iface->port_name, c->tx_frames, c->rx_frames,
+             c->retransmits, c->fast_retransmits, c->timeouts, c->tx_dropped,
+             c->dup_rx, c->ooo_rx, c->bad_csum, c->malformed, c->bad_key,
+             c->bad_range);
+
+    for (unsigned i = 0; i < CPN_DPDK_MAX_EPS; i++) {
+        cpn_dpdk_ep_t *ep = iface->ep[i];
+        cpn_dpdk_op_t *op;
+
+        if (ep == NULL) {
+            continue;
+        }
+        if (ep->state == CPN_DPDK_EP_OPEN) {
+            cpn_dpdk_send_ctrl(iface, ep, CPN_DPDK_T_FIN, ep->snd_nxt, 0);
+        }
+        while ((op = ep->op_head) != NULL) { /* no callbacks at close */
+            ep->op_head = op->next;
+            free(op);
+        }
+        cpn_dpdk_ep_unlink(iface, ep);
+    }
+    cpn_dpdk_tx_flush(iface);
+    cpn_dpdk_reap(iface);
+    rte_pktmbuf_free_bulk(iface->stash, iface->nstash);
+    if (iface->held != NULL) {
+        rte_pktmbuf_free(iface->held);
+    }
+    if (iface->port_started) {
+        rte_eth_dev_stop(iface->port);
+    }
+    if (iface->port_made) {
+        rte_eth_dev_close(iface->port);
+    }
+    rte_mempool_free(iface->pool);
+    cpn_dpdk_claimed &= ~(1u << iface->entry);
+    for (uint32_t i = 0; i < iface->nmem; i++) {
+        free(iface->mem[i]);
+    }
+    free(iface->mem);
+    free(iface);
+}
+
+static unsigned cpn_dpdk_progress(cpn_tp_iface_t *tif)
+{
+    cpn_dpdk_iface_t *iface = cpn_dpdk_iface_of(tif);
+    struct rte_mbuf *rx[CPN_DPDK_BURST];
+    unsigned n, events = 0;
+    uint64_t now = cpn_time_ns();
+
+    if (iface->in_progress) {
+        return 0; /* from a callback: the outer call goes on */
+    }
+    iface->in_progress = 1;
+    for (int round = 0; round < 4; round++) {
+        if (iface->nstash > 0) {
+            n = iface->nstash;
+            memcpy(rx, iface->stash, n * sizeof(rx[0]));
+            iface->nstash = 0;
+        } else {
+            n = rte_eth_rx_burst(iface->port, 0, rx, CPN_DPDK_BURST);
+        }
+        for (unsigned i = 0; i < n; i++) {
+            cpn_dpdk_rx_faulty(iface, rx[i], now);
+        }
+        events += n;
+        if (n < CPN_DPDK_BURST) {
+            break;
+        }
+    }
+    for (unsigned i = 0; i < CPN_DPDK_MAX_EPS; i++) {
+        cpn_dpdk_ep_t *ep = iface->ep[i];
+
+        if (ep == NULL) {
+            continue;
+        }
+        events += cpn_dpdk_timers(iface, ep, now);
+        if (iface->ep[i] != ep || ep->state != CPN_DPDK_EP_OPEN) {
+            continue;
+        }
+        events += cpn_dpdk_pump(iface, ep);
+        if (ep->ack_due) {
+            cpn_dpdk_send_ctrl(iface, ep, CPN_DPDK_T_ACK, 0, 0);
+        }
+    }
+    cpn_dpdk_tx_flush(iface);
+    cpn_dpdk_reap(iface);
+    iface->in_progress = 0;
+    return events;
+}
+
+/* Poll the port until a frame comes (kept for progress), a timer is due, or
+ * @p timeout_ms passes; after the first millisecond, sleep 20 us between
+ * polls so an idle site does not hold a core. */
+static cpn_status_t cpn_dpdk_wait(cpn_tp_iface_t *tif, int timeout_ms)
+{
+    cpn_dpdk_iface_t *iface = cpn_dpdk_iface_of(tif);
+    uint64_t start = cpn_time_ns();
+    uint64_t end = timeout_ms < 0 ? UINT64_MAX
+                                  : start + (uint64_t)timeout_ms * 1000000ull;
+    uint64_t tick = 2000000ull; /* timers: look at least every 2 ms */
+
+    for (;;) {
+        uint64_t now;
+
+        if (iface->nstash == 0) {
+            iface->nstash = rte_eth_rx_burst(iface->port, 0, iface->stash,
+                                             CPN_DPDK_BURST);
+        }
+        if (iface->nstash > 0) {
+            return CPN_OK;
+        }
+        now = cpn_time_ns();
+        if (now >= end) {
+            return CPN_ERR_TIMEOUT;
+        }
+        if (now - start >= tick) {
+            return CPN_OK; /* let progress run the timers */
+        }
+        if (now - start > 1000000ull) {
+            struct timespec ts = {0, 20000};
+
+            nanosleep(&ts, NULL);
+        } else {
+            rte_pause();
+        }
+    }
+}
+
+/* ---- ops: connections --------------------------------------------------------- */
+
+static int cpn_dpdk_host_is_ours(cpn_dpdk_iface_t *iface, const char *host)
+{
+    struct in_addr a;
+
+    if (strcmp(host, "*") == 0 || strcmp(host, "0.0.0.0") == 0) {
+        return 1;
+    }
+    return inet_pton(AF_INET, host, &a) == 1 && a.s_addr == iface->ip;
+}
+
+static cpn_status_t cpn_dpdk_listen(cpn_tp_iface_t *tif, const char *host,
+                                    uint16_t port, uint16_t *port_p)
+{
+    cpn_dpdk_iface_t *iface = cpn_dpdk_iface_of(tif);
+
+    if (iface->listen_port != 0) {
+        return CPN_ERR_EXISTS;
+    }
+    if (host == NULL || !cpn_dpdk_host_is_ours(iface, host)) {
+        cpn_error("dpdk: site %s: cannot listen on %s: port %s has IP %s "
+                  "(CPN_DPDK_PORTS); listen on that or 0.0.0.0",
+                  iface->site, host ? host : "(null)", iface->port_name,
+                  iface->ip_str);
+        return CPN_ERR_INVALID;
+    }
+    if (port == 0) {
+        port = (uint16_t)(7300 + getpid() % 500);
+    }
+    iface->listen_port = port;
+    if (port_p != NULL) {
+        *port_p = port;
+    }
+    return CPN_OK;
+}
+
+static cpn_status_t cpn_dpdk_connect(cpn_tp_iface_t *tif, const char *host,
+                                     uint16_t port, cpn_tp_ep_t **ep_p)
+{
+    cpn_dpdk_iface_t *iface = cpn_dpdk_iface_of(tif);
+    cpn_dpdk_ep_t *ep;
+    struct in_addr a;
+
+    if (host == NULL || inet_pton(AF_INET, host, &a) != 1 || port == 0) {
+        cpn_error("dpdk: site %s: peer '%s:%u' is not IPV4:PORT (the DPDK "
+                  "transport has no name resolution)", iface->site,
+                  host ? host : "(null)", port);
+        return CPN_ERR_INVALID;
+    }
+    ep = cpn_dpdk_ep_new(iface);
+    if (ep == NULL) {
+        return CPN_ERR_NO_MEMORY;
+    }
+    ep->peer_ip = a.s_addr;
+    ep->peer_port = port;
+    ep->local_port = iface->listen_port ? iface->listen_port
+                                        : iface->next_eport++;
+    cpn_dpdk_fmt_peer(ep->super.peer_addr, sizeof(ep->super.peer_addr),
+                      a.s_addr, port);
+    ep->last_syn_ns = cpn_time_ns();
+    if (cpn_dpdk_neigh_get(iface, a.s_addr, &ep->peer_mac)) {
+        ep->state = CPN_DPDK_EP_CONNECTING;
+        cpn_dpdk_send_ctrl(iface, ep, CPN_DPDK_T_SYN, 0, 0);
+    } else {
+        ep->state = CPN_DPDK_EP_RESOLVING;
+        cpn_dpdk_send_arp(iface, RTE_ARP_OP_REQUEST, NULL, a.s_addr);
+    }
+    if (!iface->in_progress) {
+        cpn_dpdk_tx_flush(iface);
+    }
+    *ep_p = &ep->super;
+    return CPN_OK;
+}
+
+static void cpn_dpdk_ep_close(cpn_tp_ep_t *tep)
+{
+    cpn_dpdk_ep_t *ep = cpn_dpdk_ep_of(tep);
+    cpn_dpdk_iface_t *iface = cpn_dpdk_ep_iface(ep);
+
+    if (ep->state == CPN_DPDK_EP_CLOSED) {
+        return;
+    }
+    if (ep->state == CPN_DPDK_EP_OPEN) {
+        cpn_dpdk_send_ctrl(iface, ep, CPN_DPDK_T_FIN, ep->snd_nxt, 0);
+        if (!iface->in_progress) {
+            cpn_dpdk_tx_flush(iface);
+        }
+    }
+    ep->state = CPN_DPDK_EP_CLOSED;
+    cpn_dpdk_ops_fail(ep, CPN_ERR_CANCELED);
+    cpn_dpdk_ep_unlink(iface, ep);
+    if (!iface->in_progress) {
+        cpn_dpdk_reap(iface);
+    }
+}
+
+static cpn_status_t cpn_dpdk_ep_lanes(cpn_tp_ep_t *tep, char *buf, size_t len)
+{
+    cpn_dpdk_ep_t *ep = cpn_dpdk_ep_of(tep);
+    cpn_dpdk_iface_t *iface = cpn_dpdk_ep_iface(ep);
+    int n = snprintf(buf, len, "dpdk/%s mtu %u", iface->port_name,
+                     iface->mtu);
+
+    return n < 0 || (size_t)n >= len ? CPN_ERR_TOO_BIG : CPN_OK;
+}
+
+/* ---- ops: memory ----------------------------------------------------------------- */
+
+static cpn_status_t cpn_dpdk_mem_reg(cpn_tp_iface_t *tif, void *addr,
+                                     size_t len, cpn_tp_mem_t **mem_p)
+{
+    cpn_dpdk_iface_t *iface = cpn_dpdk_iface_of(tif);
+    cpn_dpdk_mem_t *mem;
+    uint32_t id;
+
+    if (addr == NULL && len > 0) {
+        return CPN_ERR_INVALID;
+    }
+    for (id = 0; id < iface->nmem; id++) {
+        if (iface->mem[id] == NULL) {
+            break;
+        }
+    }
+    if (id == iface->nmem) {
+        cpn_dpdk_mem_t **grown = realloc(iface->mem,
+                                         (iface->nmem + 16) * sizeof(*grown));
+
+        if (grown == NULL) {
+            return CPN_ERR_NO_MEMORY;
+        }
+        memset(grown + iface->nmem, 0, 16 * sizeof(*grown));
+        iface->mem = grown;
+        iface->nmem += 16;
+    }
+    mem = calloc(1, sizeof(*mem));
+    if (mem == NULL) {
+        return CPN_ERR_NO_MEMORY;
+    }
+    mem->super.iface = tif;
+    mem->super.addr = addr;
+    mem->super.len = len;
+    mem->id = id;
+    iface->mem[id] = mem;
+    *mem_p = &mem->super;
+    return CPN_OK;
+}
+
+static void cpn_dpdk_mem_dereg(cpn_tp_mem_t *tmem)
+{
+    cpn_dpdk_mem_t *mem = cpn_container_of(tmem, cpn_dpdk_mem_t, super);
+    cpn_dpdk_iface_t *iface = cpn_dpdk_iface_of(tmem->iface);
+
+    iface->mem[mem->id] = NULL;
+    free(mem);
+}
+
+static cpn_status_t cpn_dpdk_key_pack(cpn_tp_mem_t *tmem, void *buf,
+                                      size_t *len_p)
+{
+    cpn_dpdk_mem_t *mem = cpn_container_of(tmem, cpn_dpdk_mem_t, super);
+    cpn_dpdk_key_t k = {
+        .magic = CPN_DPDK_KEY_MAGIC,
+        .id = mem->id,
+        .addr = (uint64_t)(uintptr_t)tmem->addr,
+        .len = tmem->len,
+    };
+
+    if (*len_p < sizeof(k)) {
+        return CPN_ERR_TOO_BIG;
+    }
+    memcpy(buf, &k, sizeof(k));
+    *len_p = sizeof(k);
+    return CPN_OK;
+}
+
+static cpn_status_t cpn_dpdk_key_unpack(cpn_tp_ep_t *tep, const void *buf,
+                                        size_t len, cpn_tp_rkey_t **rkey_p)
+{
+    cpn_dpdk_key_t k;
+    cpn_dpdk_rkey_t *rkey;
+
+    if (len != sizeof(k)) {
+        return CPN_ERR_CORRUPT;
+    }
+    memcpy(&k, buf, sizeof(k));
+    if (k.magic != CPN_DPDK_KEY_MAGIC || k.addr + k.len < k.addr) {
+        return CPN_ERR_CORRUPT;
+    }
+    rkey = calloc(1, sizeof(*rkey));
+    if (rkey == NULL) {
+        return CPN_ERR_NO_MEMORY;
+    }
+    rkey->super.ep = tep;
+    rkey->id = k.id;
+    rkey->addr = k.addr;
+    rkey->len = k.len;
+    *rkey_p = &rkey->super;
+    return CPN_OK;
+}
+
+static void cpn_dpdk_key_release(cpn_tp_rkey_t *trkey)
+{
+    free(cpn_container_of(trkey, cpn_dpdk_rkey_t, super));
+}
+
+/* ---- ops: data -------------------------------------------------------------------- */
+
+static cpn_status_t cpn_dpdk_enqueue(cpn_dpdk_ep_t *ep, cpn_dpdk_op_t *op)
+{
+    cpn_dpdk_iface_t *iface = cpn_dpdk_ep_iface(ep);
+
+    if (ep->state == CPN_DPDK_EP_FAILED || ep->state == CPN_DPDK_EP_CLOSED) {
+        free(op);
+        return CPN_ERR_CONN_RESET;
+    }
+    if (ep->op_tail != NULL) {
+        ep->op_tail->next = op;
+    } else {
+        ep->op_head = op;
+    }
+    ep->op_tail = op;
+    if (ep->op_cur == NULL) {
+        ep->op_cur = op;
+    }
+    if (!iface->in_progress && ep->state == CPN_DPDK_EP_OPEN) {
+        cpn_dpdk_pump(iface, ep);
+        cpn_dpdk_tx_flush(iface);
+    }
+    return CPN_INPROGRESS;
+}
+
+static cpn_status_t cpn_dpdk_send(cpn_tp_ep_t *tep, const void *buf,
+                                  size_t len, cpn_tp_comp_cb_t cb, void *arg)
+{
+    cpn_dpdk_op_t *op;
+
+    if (buf == NULL && len > 0) {
+        return CPN_ERR_INVALID;
+    }
+    op = calloc(1, sizeof(*op));
+    if (op == NULL) {
+        return CPN_ERR_NO_MEMORY;
+    }
+    op->kind = CPN_DPDK_OP_SEND;
+    op->buf = buf;
+    op->len = len;
+    op->cb = cb;
+    op->arg = arg;
+    return cpn_dpdk_enqueue(cpn_dpdk_ep_of(tep), op);
+}
+
+static cpn_status_t cpn_dpdk_put(cpn_tp_ep_t *tep, const void *buf,
+                                 size_t len, cpn_tp_mem_t *mem, uint64_t raddr,
+                                 cpn_tp_rkey_t *trkey, const void *notify,
+                                 size_t notify_len, cpn_tp_comp_cb_t cb,
+                                 void *arg)
+{
+    cpn_dpdk_rkey_t *rkey = cpn_container_of(trkey, cpn_dpdk_rkey_t, super);
+    cpn_dpdk_op_t *op;
+
+    (void)mem;
+    if ((buf == NULL && len > 0) || notify_len > CPN_TP_NOTIFY_MAX ||
+        (notify == NULL && notify_len > 0) || trkey == NULL ||
+        trkey->ep != tep) {
+        return CPN_ERR_INVALID;
+    }
+    if (raddr < rkey->addr || raddr > rkey->addr + rkey->len ||
+        len > rkey->addr + rkey->len - raddr) {
+        cpn_error("dpdk: put of %zu B at 0x%" PRIx64 " is outside the "
+                  "peer's region [0x%" PRIx64 ", +%" PRIu64 ") at %s",
+                  len, raddr, rkey->addr, rkey->len, tep->peer_addr);
+        return CPN_ERR_INVALID;
+    }
+    op = calloc(1, sizeof(*op));
+    if (op == NULL) {
+        return CPN_ERR_NO_MEMORY;
+    }
+    op->kind = CPN_DPDK_OP_PUT;
+    op->buf = buf;
+    op->len = len;
+    op->key = rkey->id;
+    op->raddr = raddr;
+    op->notify_len = notify_len;
+    if (notify_len > 0) {
+        memcpy(op->notify, notify, notify_len);
+    }
+    op->cb = cb;
+    op->arg = arg;
+    return cpn_dpdk_enqueue(cpn_dpdk_ep_of(tep), op);
+}
+
+/* ---- for tests, bench and `cpn info` ------------------------------------------------ */
+
+void cpn__dpdk_stats(cpn_tp_iface_t *tif, cpn_dpdk_stats_t *stats)
+{
+    *stats = cpn_dpdk_iface_of(tif)->st;
+}
+
+void cpn__dpdk_port_info(cpn_tp_iface_t *tif, uint16_t *port_p,
+                         uint8_t mac[6], uint32_t *ip_p)
+{
+    cpn_dpdk_iface_t *iface = cpn_dpdk_iface_of(tif);
+
+    *port_p = iface->port;
+    memcpy(mac, iface->mac.addr_bytes, 6);
+    *ip_p = iface->ip;
+}
+
+cpn_status_t cpn__dpdk_list_ports(char *buf, size_t len)
+{
+    cpn_dpdk_config_t cfg;
+    cpn_status_t st;
+    uint16_t pid;
+    size_t used = 0;
+
+    st = cpn__config_fill(&cpn_dpdk_config_table, &cfg);
+    if (st == CPN_OK) {
+        st = cpn_dpdk_eal_init(&cfg);
+    }
+    if (st != CPN_OK) {
+        return st;
+    }
+    buf[0] = '\0';
+    RTE_ETH_FOREACH_DEV(pid) {
+        char name[RTE_ETH_NAME_MAX_LEN];
+        struct rte_eth_dev_info info;
+        struct rte_ether_addr mac;
+        int n;
+
+        rte_eth_dev_get_name_by_port(pid, name);
+        if (rte_eth_dev_info_get(pid, &info) != 0) {
+            continue;
+        }
+        rte_eth_macaddr_get(pid, &mac);
+        n = snprintf(buf + used, len - used,
+                     "%u %s " RTE_ETHER_ADDR_PRT_FMT " %s\n", pid, name,
+                     RTE_ETHER_ADDR_BYTES(&mac), info.driver_name);
+        if (n < 0 || (size_t)n >= len - used) {
+            return CPN_ERR_TOO_BIG;
+        }
+        used += (size_t)n;
+    }
+    return CPN_OK;
+}
+
+const cpn_transport_ops_t cpn__tp_dpdk_ops = {
+    .name = "dpdk",
+    .caps = 0,
+    .open = cpn_dpdk_open,
+    .close = cpn_dpdk_close,
+    .progress = cpn_dpdk_progress,
+    .wait = cpn_dpdk_wait,
+    .listen = cpn_dpdk_listen,
+    .connect = cpn_dpdk_connect,
+    .ep_close = cpn_dpdk_ep_close,
+    .ep_lanes = cpn_dpdk_ep_lanes,
+    .mem_reg = cpn_dpdk_mem_reg,
+    .mem_dereg = cpn_dpdk_mem_dereg,
+    .key_pack = cpn_dpdk_key_pack,
+    .key_unpack = cpn_dpdk_key_unpack,
+    .key_release = cpn_dpdk_key_release,
+    .send = cpn_dpdk_send,
+    .put = cpn_dpdk_put,
+};
