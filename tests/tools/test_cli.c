@@ -28,6 +28,8 @@
 #include <criterion/criterion.h>
 #include <jansson.h>
 
+#include <cpn/config.h>
+
 extern char **environ;
 
 /* ---- processes ------------------------------------------------------------ */
@@ -716,6 +718,25 @@ Test(cli, info, .timeout = 30)
     cr_assert_eq(run(a3, NULL, 10000, &out, &err), 0);
     cr_expect(strstr(out, "CPN_SITE_CHUNK_SIZE") != NULL,
               "info --config lacks CPN_SITE_CHUNK_SIZE:\n%s", out);
+    free(out);
+    free(err);
+}
+
+/* `cpn info` lists the ports DPDK finds: a net_null vdev here. */
+Test(cli, info_dpdk_ports, .timeout = 60)
+{
+    const char *a1[] = {"info", NULL};
+    const char *set[] = {"CPN_DPDK_VDEVS=net_null0", "CPN_DPDK_HUGE=n",
+                         "CPN_DPDK_FILE_PREFIX=cpntestinfo", NULL};
+    char *out, *err;
+
+    if (strstr(cpn_transports(), "dpdk") == NULL) {
+        cr_skip_test("dpdk is not built in");
+    }
+    cr_assert_eq(run(a1, set, 30000, &out, &err), 0, "%s", err);
+    cr_expect(strstr(out, "dpdk ports") != NULL &&
+                  strstr(out, "net_null0") != NULL,
+              "no net_null0 port in:\n%s\n%s", out, err);
     free(out);
     free(err);
 }

@@ -2479,9 +2479,46 @@ cpn_status_t cpn__dpdk_list_ports(char *buf, size_t len)
     return CPN_OK;
 }
 
+/* `cpn info`: the ports DPDK finds with cpn's EAL configuration. EAL is
+ * started only when there is something to find (vdevs or PCI devices):
+ * otherwise say how to give it some. */
+static void cpn_dpdk_info(FILE *out)
+{
+    cpn_dpdk_config_t cfg;
+    char buf[4096], *line, *save = NULL;
+    cpn_status_t st;
+
+    if (cpn__config_fill(&cpn_dpdk_config_table, &cfg) != CPN_OK) {
+        fprintf(out, "dpdk: the CPN_DPDK_* configuration does not parse "
+                     "(see `cpn info --config`)\n");
+        return;
+    }
+    if ((cfg.vdevs == NULL || cfg.vdevs[0] == '\0') && !cfg.pci) {
+        fprintf(out, "dpdk ports: none configured (CPN_DPDK_VDEVS for "
+                     "software ports, e.g. net_memif0,role=server; "
+                     "CPN_DPDK_PCI=y for NICs bound with dpdk-devbind.py)\n");
+        return;
+    }
+    st = cpn__dpdk_list_ports(buf, sizeof(buf));
+    if (st != CPN_OK) {
+        fprintf(out, "dpdk ports: EAL did not start with vdevs \"%s\"%s: "
+                     "%s\n",
+                cfg.vdevs ? cfg.vdevs : "", cfg.pci ? " and PCI" : "",
+                cpn_status_str(st));
+        return;
+    }
+    fprintf(out, "dpdk ports (id, name, MAC, driver):%s\n",
+            buf[0] ? "" : " none found");
+    for (line = strtok_r(buf, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        fprintf(out, "  %s\n", line);
+    }
+}
+
 const cpn_transport_ops_t cpn__tp_dpdk_ops = {
     .name = "dpdk",
     .caps = 0,
+    .info = cpn_dpdk_info,
     .open = cpn_dpdk_open,
     .close = cpn_dpdk_close,
     .progress = cpn_dpdk_progress,
