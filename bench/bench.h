@@ -202,7 +202,8 @@ void cpn_bench_local_tag(char *tag, size_t len);
  * the task site's) named after @p tag; then CPN_BENCH_SERVER_ENV or
  * CPN_BENCH_CLIENT_ENV ("NAME=VALUE ...") on top. Call after the fork,
  * before the transport opens. @p host receives the address the server
- * listens on (127.0.0.1; for dpdk its first port's IP).
+ * listens on ($CPN_BENCH_LOCAL_HOST, else 127.0.0.1; for dpdk its first
+ * port's IP).
  * @return CPN_OK, or CPN_ERR_CONFIG with @p err saying which setting.
  */
 cpn_status_t cpn_bench_local_side(const char *transport, int server,

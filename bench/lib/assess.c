@@ -565,9 +565,14 @@ json_t *cpn_assess_metrics(const cpn_assess_inputs_t *in)
             snprintf(copy, sizeof(copy), "%s", lanes);
             for (tok = strtok_r(copy, " ", &save); tok != NULL && n < 16;
                  tok = strtok_r(NULL, " ", &save)) {
-                const char *dev = strchr(tok, '/') ? strchr(tok, '/') + 1 : tok;
+                const char *dev = strchr(tok, '/') ? strchr(tok, '/') + 1 : NULL;
                 int dup = 0;
 
+                if (dev == NULL) {
+                    /* not a lane: an attribute of the one before ("dpdk/
+                     * net_memif0 mtu 1500", "rc/verbs rxe0 port 1 ...") */
+                    continue;
+                }
                 for (int q = 0; q < n; q++) {
                     dup |= strcmp(devs[q], dev) == 0;
                 }

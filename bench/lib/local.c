@@ -12,7 +12,10 @@
  *               /tmp/TAG-m0.sock and -m1.sock; the server's ports have IP
  *               10.78.99.2, the client's 10.78.99.1; file prefixes TAGs
  *               and TAGc; the server polls on CPU 0, the client on CPU 1.
- *   any         then CPN_BENCH_SERVER_ENV / CPN_BENCH_CLIENT_ENV
+ *   any         CPN_BENCH_LOCAL_HOST: the address the server listens on
+ *               instead of 127.0.0.1 (verbs: an IP on the RDMA device's
+ *               netdev, e.g. in the Soft-RoCE guest); then
+ *               CPN_BENCH_SERVER_ENV / CPN_BENCH_CLIENT_ENV
  *               ("NAME=VALUE NAME=VALUE"), applied on that side only, on
  *               top: the way to give each side settings of its own. */
 #include <stdio.h>
@@ -43,7 +46,9 @@ cpn_status_t cpn_bench_local_side(const char *transport, int server,
                                       : "CPN_BENCH_CLIENT_ENV");
     int dpdk = strcmp(transport, "dpdk") == 0;
 
-    snprintf(host, hostlen, "127.0.0.1");
+    snprintf(host, hostlen, "%s", getenv("CPN_BENCH_LOCAL_HOST")
+                                      ? getenv("CPN_BENCH_LOCAL_HOST")
+                                      : "127.0.0.1");
     if (dpdk && getenv("CPN_DPDK_PORTS") == NULL) {
         const char *role = server ? "server" : "client";
         const char *ip = server ? LOCAL_SRV_IP : LOCAL_CLI_IP;
