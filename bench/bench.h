@@ -191,6 +191,28 @@ void cpn_bench_client_close(cpn_bench_client_t *c);
  */
 cpn_status_t cpn_bench_serve_fd(int fd, const char *host);
 
+/** A tag unique to this run on this host ("cpnb<pid>"), for the names of
+ *  local mode's sockets and DPDK file prefixes; made before the fork. */
+void cpn_bench_local_tag(char *tag, size_t len);
+
+/**
+ * Prepare this process to be one end of a local-mode run of @p transport:
+ * the server end when @p server, else the client. For dpdk with no
+ * CPN_DPDK_PORTS set, a net_memif pair per side (two: the transport's and
+ * the task site's) named after @p tag; then CPN_BENCH_SERVER_ENV or
+ * CPN_BENCH_CLIENT_ENV ("NAME=VALUE ...") on top. Call after the fork,
+ * before the transport opens. @p host receives the address the server
+ * listens on ($CPN_BENCH_LOCAL_HOST, else 127.0.0.1; for dpdk its first
+ * port's IP).
+ * @return CPN_OK, or CPN_ERR_CONFIG with @p err saying which setting.
+ */
+cpn_status_t cpn_bench_local_side(const char *transport, int server,
+                                  const char *tag, char *host, size_t hostlen,
+                                  char *err, size_t errlen);
+
+/** Remove what local mode left under @p tag (memif sockets). */
+void cpn_bench_local_cleanup(const char *tag);
+
 /**
  * Listen for bench clients on @p addr ("HOST:PORT"; port 0 = any), write
  * the bound port to @p port_p (before serving, with @p ready called when

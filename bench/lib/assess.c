@@ -546,7 +546,7 @@ json_t *cpn_assess_metrics(const cpn_assess_inputs_t *in)
     /* paths and RDMA, from the lanes the transport chose */
     {
         int paths = 0, rdma = 0, have = 0;
-        char lanes_seen[256] = "";
+        char lanes_seen[256] = "", lanes_rdma[256] = "";
 
         json_array_foreach(in->bench, i, doc)
         {
@@ -561,13 +561,17 @@ json_t *cpn_assess_metrics(const cpn_assess_inputs_t *in)
                 continue;
             }
             have = 1;
-            snprintf(lanes_seen, sizeof(lanes_seen), "%s", lanes);
             snprintf(copy, sizeof(copy), "%s", lanes);
             for (tok = strtok_r(copy, " ", &save); tok != NULL && n < 16;
                  tok = strtok_r(NULL, " ", &save)) {
-                const char *dev = strchr(tok, '/') ? strchr(tok, '/') + 1 : tok;
+                const char *dev = strchr(tok, '/') ? strchr(tok, '/') + 1 : NULL;
                 int dup = 0;
 
+                if (dev == NULL) {
+                    /* not a lane: an attribute of the one before ("dpdk/
+                     * net_memif0 mtu 1500", "rc/verbs rxe0 port 1 ...") */
+                    continue;
+                }
                 for (int q = 0; q < n; q++) {
                     dup |= strcmp(devs[q], dev) == 0;
                 }
@@ -582,12 +586,20 @@ json_t *cpn_assess_metrics(const cpn_assess_inputs_t *in)
             if (name != NULL && strcmp(name, "verbs") == 0) {
                 rdma = 1;
             }
+            /* the why names the document that gave the figure */
+            if (n > paths || lanes_seen[0] == '\0') {
+                snprintf(lanes_seen, sizeof(lanes_seen), "%s", lanes);
+            }
+            if (rdma && lanes_rdma[0] == '\0') {
+                snprintf(lanes_rdma, sizeof(lanes_rdma), "%s", lanes);
+            }
             paths = n > paths ? n : paths;
         }
         if (have) {
             metric(m, "paths_used", paths, 1,
                    "distinct devices among the lanes '%s'", lanes_seen);
-            metric(m, "rdma_in_use", rdma, 1, "lanes '%s'%s", lanes_seen,
+            metric(m, "rdma_in_use", rdma, 1, "lanes '%s'%s",
+                   rdma ? lanes_rdma : lanes_seen,
                    rdma ? " include an RDMA transport" : ": no RDMA transport");
         } else {
             metric(m, "paths_used", 0, 0, "no bench document names its lanes");

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -212,8 +213,19 @@ static json_t *devices_json(const char *lanes)
         ssize_t n;
 
         snprintf(name, sizeof(name), "%.*s", (int)strcspn(dev, ":"), dev);
-        if (json_object_get(devs, name) != NULL) {
+        if (json_object_get(devs, name) != NULL || name[0] == '\0') {
             continue;
+        }
+        if (dev == tok) {
+            /* a word describing the lane before ("mtu 1500", "port 1"):
+             * a device only where sysfs knows the name (verbs' "rxe0") */
+            struct stat st;
+
+            snprintf(path, sizeof(path), "/sys/class/infiniband/%s", name);
+            snprintf(link, sizeof(link), "/sys/class/net/%s", name);
+            if (stat(path, &st) != 0 && stat(link, &st) != 0) {
+                continue;
+            }
         }
         d = json_object();
         snprintf(path, sizeof(path), "/sys/class/net/%s/device/driver", name);

@@ -155,6 +155,43 @@ Test(assess, receipts_give_loss_and_retries)
     json_decref(in.receipts);
 }
 
+/* Paths are the distinct devices of the lanes ("tp/dev"); words without a
+ * '/' describe the lane before them (dpdk's "mtu 1500", verbs' port and
+ * GID) and are no paths of their own. */
+Test(assess, paths_from_lanes)
+{
+    static const struct {
+        const char *name, *lanes;
+        double paths;
+        int rdma;
+    } c[] = {{"dpdk", "dpdk/net_memif0 mtu 1500", 1, 0},
+             {"ucx", "tcp/lo cma/memory tcp/lo", 2, 0},
+             {"verbs", "rc/verbs rxe0 port 1 GID[1]", 1, 1}};
+
+    for (size_t k = 0; k < sizeof(c) / sizeof(c[0]); k++) {
+        cpn_assess_inputs_t in = {.bench = json_array(),
+                                  .receipts = json_array()};
+        json_t *metrics;
+
+        json_array_append_new(in.bench,
+                              json_pack("{s:{s:s, s:s}, s:[]}", "transport",
+                                        "name", c[k].name, "lanes",
+                                        c[k].lanes, "results"));
+        metrics = cpn_assess_metrics(&in);
+        cr_expect_float_eq(json_number_value(json_object_get(
+                               json_object_get(metrics, "paths_used"),
+                               "value")),
+                           c[k].paths, 1e-12, "%s", c[k].lanes);
+        cr_expect_float_eq(json_number_value(json_object_get(
+                               json_object_get(metrics, "rdma_in_use"),
+                               "value")),
+                           c[k].rdma, 1e-12, "%s", c[k].lanes);
+        json_decref(metrics);
+        json_decref(in.bench);
+        json_decref(in.receipts);
+    }
+}
+
 /* Write @p text to a temporary model and load it; the error must contain
  * every one of @p want (NULL-terminated). */
 static void bad_model(const char *text, const char *const *want)

@@ -370,8 +370,11 @@ static int run_client(bench_cli_t *b, const char *peer, int fd,
 static int run_local(bench_cli_t *b)
 {
     int sv[2], status = 0, rc;
+    char tag[32], host[64], err[256];
     pid_t pid;
 
+    /* Each end's environment (local.c: a memif pair per side for dpdk). */
+    cpn_bench_local_tag(tag, sizeof(tag));
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
         perror("cpn bench: socketpair");
         return CLI_EXIT_LOCAL;
@@ -385,9 +388,21 @@ static int run_local(bench_cli_t *b)
     }
     if (pid == 0) {
         close(sv[0]);
-        _exit(cpn_bench_serve_fd(sv[1], "127.0.0.1") == CPN_OK ? 0 : 1);
+        if (cpn_bench_local_side(b->p.transport, 1, tag, host, sizeof(host),
+                                 err, sizeof(err)) != CPN_OK) {
+            fprintf(stderr, "cpn bench: local server: %s\n", err);
+            _exit(1);
+        }
+        _exit(cpn_bench_serve_fd(sv[1], host) == CPN_OK ? 0 : 1);
     }
     close(sv[1]);
+    if (cpn_bench_local_side(b->p.transport, 0, tag, host, sizeof(host), err,
+                             sizeof(err)) != CPN_OK) {
+        fprintf(stderr, "cpn bench: %s\n", err);
+        close(sv[0]);
+        waitpid(pid, &status, 0);
+        return CLI_EXIT_USAGE;
+    }
     rc = run_client(b, NULL, sv[0], b->json, "local", NULL);
     if (waitpid(pid, &status, 0) == pid && rc == CLI_EXIT_OK &&
         !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
@@ -395,6 +410,7 @@ static int run_local(bench_cli_t *b)
                         "%d)\n", status);
         rc = CLI_EXIT_TASK;
     }
+    cpn_bench_local_cleanup(tag);
     return rc;
 }
 

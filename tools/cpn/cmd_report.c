@@ -344,6 +344,21 @@ static void chart_bw(report_t *r)
                          envs[e][0] ? " UCX\\_TLS=" : "", envs[e]);
             }
         }
+        /* perftest (verbs) and testpmd's raw frame rate (dpdk) */
+        snprintf(name, sizeof(name), "p%zu", i);
+        if (ref_block(&s, &len, name, doc, "ib_write_bw", "") > 0) {
+            snprintf(plot + strlen(plot), sizeof(plot) - strlen(plot),
+                     "%s$%s using 1:2 with linespoints dt 2 pt 6 title "
+                     "'run %zu: ib\\_write\\_bw'", series++ ? ", " : "", name,
+                     i + 1);
+        }
+        snprintf(name, sizeof(name), "t%zu", i);
+        if (ref_block(&s, &len, name, doc, "txonly_memif", "") > 0) {
+            snprintf(plot + strlen(plot), sizeof(plot) - strlen(plot),
+                     "%s$%s using 1:2 with points pt 13 ps 1.5 title 'run %zu: "
+                     "dpdk-testpmd txonly (frames, memif)'",
+                     series++ ? ", " : "", name, i + 1);
+        }
         snprintf(name, sizeof(name), "i%zu", i);
         if (ref_block(&s, &len, name, doc, "tcp_stream", "") > 0) {
             snprintf(plot + strlen(plot), sizeof(plot) - strlen(plot),
@@ -370,6 +385,9 @@ static void chart_lat(report_t *r, const char *test, const char *ref_test)
     const json_t *doc;
     int series = 0;
     char plot[4096] = "";
+    const char *pt_test = strcmp(test, "put_lat") == 0    ? "ib_write_lat"
+                          : strcmp(test, "send_lat") == 0 ? "ib_send_lat"
+                                                          : NULL;
 
     snprintf(c->title, sizeof(c->title), "%s percentiles against size", test);
     snprintf(out, sizeof(out), "%s/lat_%s.svg", r->tmpdir, test);
@@ -406,6 +424,16 @@ static void chart_lat(report_t *r, const char *test, const char *ref_test)
                          series++ ? ", " : "", name, i + 1,
                          envs[e][0] ? " UCX\\_TLS=" : "", envs[e]);
             }
+        }
+        /* perftest's latency beside the verbs runs */
+        snprintf(name, sizeof(name), "p%zu", i);
+        if (pt_test != NULL && ref_block(&s, &len, name, doc, pt_test, "") > 0) {
+            snprintf(plot + strlen(plot), sizeof(plot) - strlen(plot),
+                     "%s$%s using 1:3 with linespoints dt 2 pt 4 title "
+                     "'run %zu: %s p50'", series++ ? ", " : "", name, i + 1,
+                     strcmp(pt_test, "ib_write_lat") == 0
+                         ? "ib\\_write\\_lat"
+                         : "ib\\_send\\_lat");
         }
     }
     if (series == 0) {
