@@ -741,6 +741,21 @@ static int run_perftest(cpn_bench_doc_t *doc, const cpn_bench_params_t *p)
 
 /* The median of testpmd's nonzero per-second Rx-bps samples after the first
  * (the first straddles the start), in bit/s; 0 when none. */
+/* The whole of what was written to @p fd so far, NUL-terminated, to
+ * free(); NULL when empty or out of memory. */
+static char *fd_slurp(int fd)
+{
+    off_t n = lseek(fd, 0, SEEK_END);
+    char *out = n > 0 ? malloc((size_t)n + 1) : NULL;
+
+    if (out != NULL) {
+        ssize_t got = pread(fd, out, (size_t)n, 0);
+
+        out[got > 0 ? got : 0] = '\0';
+    }
+    return out;
+}
+
 static double testpmd_rx_bps(const char *out)
 {
     double v[512];
@@ -834,10 +849,33 @@ static int run_testpmd(cpn_bench_doc_t *doc, const cpn_bench_params_t *p)
             return 1;
         }
         r = spawn(rx, fd);
-        usleep(1500000);
-        t = spawn(tx, -1);
-        for (int i = 0; i < (secs + 2) * 10 && !cpn_bench_stop; i++) {
+        /* Start the sender once the receiver's port is up (EAL start-up
+         * takes seconds on a loaded machine), up to 30 s. */
+        for (int i = 0; i < 300 && !cpn_bench_stop; i++) {
+            char *log = fd_slurp(fd);
+            int up = log != NULL && (strstr(log, "Checking link statuses") ||
+                                     strstr(log, "Port 0: link state"));
+
+            free(log);
+            if (up) {
+                break;
+            }
             usleep(100000);
+        }
+        t = spawn(tx, -1);
+        /* The duration, then up to 15 s more until the receiver has
+         * reported a rate (the memif link comes up in its own time). */
+        for (int i = 0; i < (secs + 17) * 10 && !cpn_bench_stop; i++) {
+            usleep(100000);
+            if (i >= (secs + 2) * 10 && i % 10 == 0) {
+                char *log = fd_slurp(fd);
+                int have = log != NULL && testpmd_rx_bps(log) > 0;
+
+                free(log);
+                if (have) {
+                    break;
+                }
+            }
         }
         /* The receiver first: its last figures are still under load. */
         kill(r, SIGINT);
@@ -845,16 +883,7 @@ static int run_testpmd(cpn_bench_doc_t *doc, const cpn_bench_params_t *p)
         kill(t, SIGINT);
         reap(t, 5000);
         unlink(sock);
-        {
-            off_t n = lseek(fd, 0, SEEK_END);
-
-            out = n > 0 ? malloc((size_t)n + 1) : NULL;
-            if (out != NULL) {
-                ssize_t got = pread(fd, out, (size_t)n, 0);
-
-                out[got > 0 ? got : 0] = '\0';
-            }
-        }
+        out = fd_slurp(fd);
         close(fd);
         unlink(logp);
     }
