@@ -283,6 +283,11 @@ struct cpn_dpdk_ep {
     uint64_t srtt_ns, rttvar_ns, rto_ns;
     uint64_t min_rtt_ns, last_rtt_ns, last_cut_ns;
     uint64_t last_progress_ns;
+    uint64_t rack_ns;        /* send time of the newest frame known to have
+                              * arrived (the peer's ts_echo): RACK */
+    uint64_t rto_at_ns;      /* when the last timeout fired */
+    double undo_cwnd, undo_ssthresh; /* windows before it (Eifel undo) */
+    int undo_ok;             /* that timeout may still prove spurious */
     /* receiver */
     uint32_t rcv_nxt;
     struct rte_mbuf **ooo;   /* [window] held out-of-order DATA frames */
@@ -329,6 +334,7 @@ struct cpn_dpdk_iface {
     double p_drop, p_reorder, p_dup, p_corrupt;
     uint64_t rng;
     int in_progress;
+    int rx_backlog;          /* progress left frames in the rx ring */
     cpn_dpdk_stats_t st;
 };
 
@@ -1299,6 +1305,18 @@ static void cpn_dpdk_on_ack(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
         if (ep->in_recovery && !seq_lt(ep->snd_una, ep->recover)) {
             ep->in_recovery = 0;
         }
+        if (ep->undo_ok) {
+            /* Eifel (RFC 3522): the first ack after a timeout that carries
+             * the stamp of a frame sent before it means the originals got
+             * through (a descheduled peer, not a loss): undo the cut. */
+            ep->undo_ok = 0;
+            if (h->ts_echo != 0 && h->ts_echo < ep->rto_at_ns) {
+                ep->cwnd = CPN_MAX(ep->cwnd, ep->undo_cwnd);
+                ep->ssthresh = CPN_MAX(ep->ssthresh, ep->undo_ssthresh);
+                ep->in_recovery = 0;
+                iface->st.spurious_rto++;
+            }
+        }
         if (iface->cc_delay && ep->min_rtt_ns != 0 &&
             ep->last_rtt_ns > ep->min_rtt_ns +
                                   (uint64_t)iface->cfg.delay_target_ms *
@@ -1354,22 +1372,34 @@ static void cpn_dpdk_on_ack(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
             }
         }
     }
-    /* Fast retransmit: a hole three frames below the highest sacked one
-     * goes again once; if that copy is lost too, the timer resends it. */
-    if (seq_lt(ep->snd_una + 2, ep->high_sack)) {
-        for (uint32_t seq = ep->snd_una; seq_lt(seq + 2, ep->high_sack);
-             seq++) {
+    /* Loss detection (RACK, RFC 8985): the peer echoes the send time of
+     * the newest DATA frame it received; an unsacked frame below the
+     * highest sacked one that was sent (or sent again) a reordering window
+     * before that is lost and goes again now, however often its copies are
+     * lost, instead of waiting for the timer. The first copy of a hole also
+     * needs three sacked frames above it (the classic duplicate-ack rule),
+     * so a short reordering is not taken for a loss. */
+    if (h->ts_echo != 0 && h->ts_echo > ep->rack_ns &&
+        h->ts_echo <= cpn_time_ns()) {
+        ep->rack_ns = h->ts_echo;
+    }
+    if (seq_lt(ep->snd_una, ep->high_sack)) {
+        uint64_t reo = CPN_MAX(ep->min_rtt_ns / 4, 20000ull);
+
+        for (uint32_t seq = ep->snd_una; seq_lt(seq, ep->high_sack); seq++) {
             cpn_dpdk_slot_t *s = &ep->slot[seq & mask];
 
-            if (!s->sacked && !s->fast) {
-                s->fast = 1;
-                if (!iface->cc_delay) {
-                    cpn_dpdk_cwnd_cut(iface, ep);
-                }
-                iface->st.retransmits++;
-                iface->st.fast_retransmits++;
-                cpn_dpdk_tx_slot(iface, ep, seq);
+            if (s->sacked || s->sent_ns + reo >= ep->rack_ns ||
+                (!s->fast && !seq_lt(seq + 2, ep->high_sack))) {
+                continue;
             }
+            s->fast = 1;
+            if (!iface->cc_delay) {
+                cpn_dpdk_cwnd_cut(iface, ep);
+            }
+            iface->st.retransmits++;
+            iface->st.fast_retransmits++;
+            cpn_dpdk_tx_slot(iface, ep, seq);
         }
     }
 }
@@ -1417,10 +1447,18 @@ static unsigned cpn_dpdk_timers(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
             cpn_dpdk_ep_fail(iface, ep, CPN_ERR_CONN_RESET, why);
             return 1;
         }
-        if (age(now, s->sent_ns) > ep->rto_ns) {
+        /* Acks may wait in the rx ring (this process was descheduled):
+         * read them before calling anything lost. */
+        if (age(now, s->sent_ns) > ep->rto_ns && !iface->rx_backlog) {
             uint64_t hi = (uint64_t)iface->cfg.rto_max_ms * 1000000ull;
 
             iface->st.timeouts++;
+            if (!ep->undo_ok) {
+                ep->undo_cwnd = ep->cwnd;
+                ep->undo_ssthresh = ep->ssthresh;
+            }
+            ep->undo_ok = 1;
+            ep->rto_at_ns = cpn_time_ns();
             for (uint32_t seq = ep->snd_una; seq_lt(seq, ep->snd_nxt);
                  seq++) {
                 cpn_dpdk_slot_t *t = &ep->slot[seq & (iface->window - 1)];
@@ -2058,6 +2096,7 @@ static unsigned cpn_dpdk_progress(cpn_tp_iface_t *tif)
         return 0; /* from a callback: the outer call goes on */
     }
     iface->in_progress = 1;
+    iface->rx_backlog = 0;
     for (int round = 0; round < 4; round++) {
         if (iface->nstash > 0) {
             n = iface->nstash;
@@ -2073,6 +2112,7 @@ static unsigned cpn_dpdk_progress(cpn_tp_iface_t *tif)
         if (n < CPN_DPDK_BURST) {
             break;
         }
+        iface->rx_backlog = round == 3;
     }
     for (unsigned i = 0; i < CPN_DPDK_MAX_EPS; i++) {
         cpn_dpdk_ep_t *ep = iface->ep[i];
