@@ -94,6 +94,7 @@ typedef struct cpn_dpdk_config {
     unsigned window;
     unsigned cwnd_init;
     unsigned cwnd_ai;
+    unsigned cwnd_min;
     const char *cc;
     int delay_target_ms;
     int rto_min_ms;
@@ -157,6 +158,11 @@ static const cpn_config_field_t cpn_dpdk_config_field[] = {
                      "additive increase: frames added to the congestion "
                      "window per round trip (the decrease halves it)",
                      CPN_CFG_UINT, cpn_dpdk_config_t, cwnd_ai),
+    CPN_CONFIG_FIELD("CWND_MIN", "16",
+                     "delay CC: least window (frames) a delay cut leaves; "
+                     "losses and timeouts may cut below it. RTT noise from "
+                     "a busy host must not starve the flow",
+                     CPN_CFG_UINT, cpn_dpdk_config_t, cwnd_min),
     CPN_CONFIG_FIELD("CC", "delay",
                      "congestion control: delay (Swift-like: the window "
                      "shrinks when the RTT exceeds the base RTT plus "
@@ -282,6 +288,8 @@ struct cpn_dpdk_ep {
     int in_recovery;
     uint64_t srtt_ns, rttvar_ns, rto_ns;
     uint64_t min_rtt_ns, last_rtt_ns, last_cut_ns;
+    uint64_t win_rtt_ns, win_start_ns; /* least RTT of this round trip */
+    int delay_high;          /* the last round's standing delay was over */
     uint64_t last_progress_ns;
     uint64_t rack_ns;        /* send time of the newest frame known to have
                               * arrived (the peer's ts_echo): RACK */
@@ -1317,21 +1325,42 @@ static void cpn_dpdk_on_ack(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
                 iface->st.spurious_rto++;
             }
         }
-        if (iface->cc_delay && ep->min_rtt_ns != 0 &&
-            ep->last_rtt_ns > ep->min_rtt_ns +
-                                  (uint64_t)iface->cfg.delay_target_ms *
-                                      1000000ull) {
-            /* Delay over target: shrink in proportion, once per RTT. */
-            if (age(t, ep->last_cut_ns) > ep->srtt_ns) {
-                double over = (double)(ep->last_rtt_ns - ep->min_rtt_ns) /
-                              (double)ep->last_rtt_ns;
-
-                ep->cwnd *= CPN_MAX(1.0 - 0.8 * over, 0.5);
-                ep->cwnd = CPN_MAX(ep->cwnd, 2.0);
-                ep->ssthresh = ep->cwnd;
-                ep->last_cut_ns = t;
-                iface->st.cwnd_cuts++;
+        if (iface->cc_delay && ep->min_rtt_ns != 0) {
+            /* The standing delay of a round trip is its least RTT sample
+             * (as Copa does): a queue that persists shows in every
+             * sample, one descheduled process only in a few. Shrink in
+             * proportion when it is over target, at most once per RTT;
+             * hold while it stays over. */
+            if (ep->win_rtt_ns == 0 || ep->last_rtt_ns < ep->win_rtt_ns) {
+                ep->win_rtt_ns = ep->last_rtt_ns;
             }
+            if (age(t, ep->win_start_ns) > ep->srtt_ns) {
+                uint64_t standing = ep->win_rtt_ns;
+
+                ep->win_rtt_ns = 0;
+                ep->win_start_ns = t;
+                ep->delay_high =
+                    standing > ep->min_rtt_ns +
+                                   (uint64_t)iface->cfg.delay_target_ms *
+                                       1000000ull;
+                if (ep->delay_high) {
+                    double over = (double)(standing - ep->min_rtt_ns) /
+                                  (double)standing;
+
+                    double floor = CPN_MAX((double)iface->cfg.cwnd_min, 2.0);
+
+                    if (ep->cwnd > floor) {
+                        ep->cwnd *= CPN_MAX(1.0 - 0.8 * over, 0.5);
+                        ep->cwnd = CPN_MAX(ep->cwnd, floor);
+                    }
+                    ep->ssthresh = ep->cwnd;
+                    ep->last_cut_ns = t;
+                    iface->st.cwnd_cuts++;
+                }
+            }
+        }
+        if (iface->cc_delay && ep->delay_high) {
+            /* over target: hold */
         } else if (ep->cwnd < ep->ssthresh) {
             /* Slow start to ssthresh, then +CWND_AI frames per RTT. */
             ep->cwnd += newly;
