@@ -17,9 +17,11 @@
  *             every frame's source learned).
  *   frames    Ethernet/IPv4/UDP + cpn header (dpdk_int.h), checksummed.
  *   reliable  per-connection sequence numbers, cumulative + selective acks,
- *             fast retransmit on SACK gaps, RTO from RTT (RFC 6298) with
- *             backoff, a receive window of CPN_DPDK_WINDOW frames held out
- *             of order, duplicates dropped, AIMD congestion window.
+ *             RACK loss detection on the echoed send time (lost
+ *             retransmissions included), RTO from RTT (RFC 6298) with
+ *             backoff and Eifel undo, a receive window of CPN_DPDK_WINDOW
+ *             frames held out of order, duplicates dropped, a delay-based
+ *             (standing RTT) or AIMD congestion window.
  *   send      segmented; reassembled in order; delivered whole.
  *   put       segments carry (region id, address); the receiver checks the
  *             region and copies the payload into it; the notify follows as
