@@ -331,6 +331,7 @@ struct cpn_dpdk_iface {
     int cc_delay;            /* CPN_DPDK_CC=delay */
     cpn_dpdk_ep_t *ep[CPN_DPDK_MAX_EPS];
     uint16_t ep_gen[CPN_DPDK_MAX_EPS];
+    unsigned ep_hi;          /* ep[] is NULL from here on: loops stop here */
     cpn_dpdk_ep_t *zombies;
     cpn_dpdk_mem_t **mem;
     uint32_t nmem;
@@ -1066,6 +1067,9 @@ static cpn_dpdk_ep_t *cpn_dpdk_ep_new(cpn_dpdk_iface_t *iface)
     ep->rcv_nxt = 1;
     ep->last_rx_ns = ep->last_progress_ns = ep->syn_ns = cpn_time_ns();
     iface->ep[i] = ep;
+    if (i + 1 > iface->ep_hi) {
+        iface->ep_hi = i + 1;
+    }
     return ep;
 }
 
@@ -1116,6 +1120,9 @@ static void cpn_dpdk_ep_unlink(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep)
 
     if (iface->ep[i] == ep) {
         iface->ep[i] = NULL;
+    }
+    while (iface->ep_hi > 0 && iface->ep[iface->ep_hi - 1] == NULL) {
+        iface->ep_hi--;
     }
     cpn_dpdk_ep_release_rx(iface, ep);
     ep->next_zombie = iface->zombies;
@@ -1723,7 +1730,7 @@ static void cpn_dpdk_on_syn(cpn_dpdk_iface_t *iface, const cpn_dpdk_hdr_t *h,
         iface->st.not_for_us++;
         return;
     }
-    for (unsigned i = 0; i < CPN_DPDK_MAX_EPS; i++) {
+    for (unsigned i = 0; i < iface->ep_hi; i++) {
         cpn_dpdk_ep_t *e = iface->ep[i];
 
         if (e != NULL && e->incoming && e->peer_ip == sip &&
@@ -1781,7 +1788,7 @@ static void cpn_dpdk_on_arp(cpn_dpdk_iface_t *iface, struct rte_mbuf *m)
                           arp->arp_data.arp_sip);
     }
     /* Endpoints waiting for this MAC may go on. */
-    for (unsigned i = 0; i < CPN_DPDK_MAX_EPS; i++) {
+    for (unsigned i = 0; i < iface->ep_hi; i++) {
         cpn_dpdk_ep_t *e = iface->ep[i];
 
         if (e != NULL && e->state == CPN_DPDK_EP_RESOLVING &&
@@ -2079,7 +2086,7 @@ static void cpn_dpdk_close(cpn_tp_iface_t *tif)
              c->dup_rx, c->ooo_rx, c->bad_csum, c->malformed, c->bad_key,
              c->bad_range);
 
-    for (unsigned i = 0; i < CPN_DPDK_MAX_EPS; i++) {
+    for (unsigned i = 0; i < iface->ep_hi; i++) {
         cpn_dpdk_ep_t *ep = iface->ep[i];
         cpn_dpdk_op_t *op;
 
@@ -2145,7 +2152,7 @@ static unsigned cpn_dpdk_progress(cpn_tp_iface_t *tif)
         }
         iface->rx_backlog = round == 3;
     }
-    for (unsigned i = 0; i < CPN_DPDK_MAX_EPS; i++) {
+    for (unsigned i = 0; i < iface->ep_hi; i++) {
         cpn_dpdk_ep_t *ep = iface->ep[i];
 
         if (ep == NULL) {
