@@ -260,6 +260,7 @@ typedef struct cpn_dpdk_slot {
     uint8_t sacked;
     uint8_t used;
     uint8_t fast;            /* sent again on a SACK gap since last timeout */
+    uint8_t probed;          /* sent again by the probe timer (once) */
 } cpn_dpdk_slot_t;
 
 enum cpn_dpdk_ep_state {
@@ -1230,6 +1231,7 @@ static unsigned cpn_dpdk_pump(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep)
         s->op = op;
         s->sacked = 0;
         s->fast = 0;
+        s->probed = 0;
         s->used = 1;
         if (op->kind == CPN_DPDK_OP_SEND) {
             s->segop = CPN_DPDK_OP_SEND;
@@ -1483,6 +1485,21 @@ static unsigned cpn_dpdk_timers(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
                      "(peer gone?); %u frames outstanding",
                      iface->cfg.peer_timeout_ms, ep->snd_nxt - ep->snd_una);
             cpn_dpdk_ep_fail(iface, ep, CPN_ERR_CONN_RESET, why);
+            return 1;
+        }
+        /* Probe (RACK's tail loss probe, RFC 8985): the oldest frame
+         * still unacked two smoothed RTTs after it went out is sent again
+         * once, without a cut. RACK cannot see its loss when nothing newer
+         * follows it (the window is full behind it, or it is the tail). */
+        uint64_t pto = CPN_MAX(2 * ep->srtt_ns, 50000ull);
+
+        if (ep->srtt_ns != 0 && pto < ep->rto_ns && !s->sacked &&
+            !s->probed && !iface->rx_backlog && age(now, s->sent_ns) > pto) {
+            s->probed = 1;
+            s->fast = 1;
+            iface->st.retransmits++;
+            iface->st.probes++;
+            cpn_dpdk_tx_slot(iface, ep, ep->snd_una);
             return 1;
         }
         /* Acks may wait in the rx ring (this process was descheduled):
