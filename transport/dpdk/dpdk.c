@@ -17,9 +17,11 @@
  *             every frame's source learned).
  *   frames    Ethernet/IPv4/UDP + cpn header (dpdk_int.h), checksummed.
  *   reliable  per-connection sequence numbers, cumulative + selective acks,
- *             fast retransmit on SACK gaps, RTO from RTT (RFC 6298) with
- *             backoff, a receive window of CPN_DPDK_WINDOW frames held out
- *             of order, duplicates dropped, AIMD congestion window.
+ *             RACK loss detection on the echoed send time (lost
+ *             retransmissions included), RTO from RTT (RFC 6298) with
+ *             backoff and Eifel undo, a receive window of CPN_DPDK_WINDOW
+ *             frames held out of order, duplicates dropped, a delay-based
+ *             (standing RTT) or AIMD congestion window.
  *   send      segmented; reassembled in order; delivered whole.
  *   put       segments carry (region id, address); the receiver checks the
  *             region and copies the payload into it; the notify follows as
@@ -94,6 +96,7 @@ typedef struct cpn_dpdk_config {
     unsigned window;
     unsigned cwnd_init;
     unsigned cwnd_ai;
+    unsigned cwnd_min;
     const char *cc;
     int delay_target_ms;
     int rto_min_ms;
@@ -157,6 +160,11 @@ static const cpn_config_field_t cpn_dpdk_config_field[] = {
                      "additive increase: frames added to the congestion "
                      "window per round trip (the decrease halves it)",
                      CPN_CFG_UINT, cpn_dpdk_config_t, cwnd_ai),
+    CPN_CONFIG_FIELD("CWND_MIN", "16",
+                     "delay CC: least window (frames) a delay cut leaves; "
+                     "losses and timeouts may cut below it. RTT noise from "
+                     "a busy host must not starve the flow",
+                     CPN_CFG_UINT, cpn_dpdk_config_t, cwnd_min),
     CPN_CONFIG_FIELD("CC", "delay",
                      "congestion control: delay (Swift-like: the window "
                      "shrinks when the RTT exceeds the base RTT plus "
@@ -252,6 +260,7 @@ typedef struct cpn_dpdk_slot {
     uint8_t sacked;
     uint8_t used;
     uint8_t fast;            /* sent again on a SACK gap since last timeout */
+    uint8_t probed;          /* sent again by the probe timer (once) */
 } cpn_dpdk_slot_t;
 
 enum cpn_dpdk_ep_state {
@@ -282,7 +291,14 @@ struct cpn_dpdk_ep {
     int in_recovery;
     uint64_t srtt_ns, rttvar_ns, rto_ns;
     uint64_t min_rtt_ns, last_rtt_ns, last_cut_ns;
+    uint64_t win_rtt_ns, win_start_ns; /* least RTT of this round trip */
+    int delay_high;          /* the last round's standing delay was over */
     uint64_t last_progress_ns;
+    uint64_t rack_ns;        /* send time of the newest frame known to have
+                              * arrived (the peer's ts_echo): RACK */
+    uint64_t rto_at_ns;      /* when the last timeout fired */
+    double undo_cwnd, undo_ssthresh; /* windows before it (Eifel undo) */
+    int undo_ok;             /* that timeout may still prove spurious */
     /* receiver */
     uint32_t rcv_nxt;
     struct rte_mbuf **ooo;   /* [window] held out-of-order DATA frames */
@@ -316,6 +332,7 @@ struct cpn_dpdk_iface {
     int cc_delay;            /* CPN_DPDK_CC=delay */
     cpn_dpdk_ep_t *ep[CPN_DPDK_MAX_EPS];
     uint16_t ep_gen[CPN_DPDK_MAX_EPS];
+    unsigned ep_hi;          /* ep[] is NULL from here on: loops stop here */
     cpn_dpdk_ep_t *zombies;
     cpn_dpdk_mem_t **mem;
     uint32_t nmem;
@@ -329,6 +346,7 @@ struct cpn_dpdk_iface {
     double p_drop, p_reorder, p_dup, p_corrupt;
     uint64_t rng;
     int in_progress;
+    int rx_backlog;          /* progress left frames in the rx ring */
     cpn_dpdk_stats_t st;
 };
 
@@ -1050,6 +1068,9 @@ static cpn_dpdk_ep_t *cpn_dpdk_ep_new(cpn_dpdk_iface_t *iface)
     ep->rcv_nxt = 1;
     ep->last_rx_ns = ep->last_progress_ns = ep->syn_ns = cpn_time_ns();
     iface->ep[i] = ep;
+    if (i + 1 > iface->ep_hi) {
+        iface->ep_hi = i + 1;
+    }
     return ep;
 }
 
@@ -1100,6 +1121,9 @@ static void cpn_dpdk_ep_unlink(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep)
 
     if (iface->ep[i] == ep) {
         iface->ep[i] = NULL;
+    }
+    while (iface->ep_hi > 0 && iface->ep[iface->ep_hi - 1] == NULL) {
+        iface->ep_hi--;
     }
     cpn_dpdk_ep_release_rx(iface, ep);
     ep->next_zombie = iface->zombies;
@@ -1207,6 +1231,7 @@ static unsigned cpn_dpdk_pump(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep)
         s->op = op;
         s->sacked = 0;
         s->fast = 0;
+        s->probed = 0;
         s->used = 1;
         if (op->kind == CPN_DPDK_OP_SEND) {
             s->segop = CPN_DPDK_OP_SEND;
@@ -1299,21 +1324,54 @@ static void cpn_dpdk_on_ack(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
         if (ep->in_recovery && !seq_lt(ep->snd_una, ep->recover)) {
             ep->in_recovery = 0;
         }
-        if (iface->cc_delay && ep->min_rtt_ns != 0 &&
-            ep->last_rtt_ns > ep->min_rtt_ns +
-                                  (uint64_t)iface->cfg.delay_target_ms *
-                                      1000000ull) {
-            /* Delay over target: shrink in proportion, once per RTT. */
-            if (age(t, ep->last_cut_ns) > ep->srtt_ns) {
-                double over = (double)(ep->last_rtt_ns - ep->min_rtt_ns) /
-                              (double)ep->last_rtt_ns;
-
-                ep->cwnd *= CPN_MAX(1.0 - 0.8 * over, 0.5);
-                ep->cwnd = CPN_MAX(ep->cwnd, 2.0);
-                ep->ssthresh = ep->cwnd;
-                ep->last_cut_ns = t;
-                iface->st.cwnd_cuts++;
+        if (ep->undo_ok) {
+            /* Eifel (RFC 3522): the first ack after a timeout that carries
+             * the stamp of a frame sent before it means the originals got
+             * through (a descheduled peer, not a loss): undo the cut. */
+            ep->undo_ok = 0;
+            if (h->ts_echo != 0 && h->ts_echo < ep->rto_at_ns) {
+                ep->cwnd = CPN_MAX(ep->cwnd, ep->undo_cwnd);
+                ep->ssthresh = CPN_MAX(ep->ssthresh, ep->undo_ssthresh);
+                ep->in_recovery = 0;
+                iface->st.spurious_rto++;
             }
+        }
+        if (iface->cc_delay && ep->min_rtt_ns != 0) {
+            /* The standing delay of a round trip is its least RTT sample
+             * (as Copa does): a queue that persists shows in every
+             * sample, one descheduled process only in a few. Shrink in
+             * proportion when it is over target, at most once per RTT;
+             * hold while it stays over. */
+            if (ep->win_rtt_ns == 0 || ep->last_rtt_ns < ep->win_rtt_ns) {
+                ep->win_rtt_ns = ep->last_rtt_ns;
+            }
+            if (age(t, ep->win_start_ns) > ep->srtt_ns) {
+                uint64_t standing = ep->win_rtt_ns;
+
+                ep->win_rtt_ns = 0;
+                ep->win_start_ns = t;
+                ep->delay_high =
+                    standing > ep->min_rtt_ns +
+                                   (uint64_t)iface->cfg.delay_target_ms *
+                                       1000000ull;
+                if (ep->delay_high) {
+                    double over = (double)(standing - ep->min_rtt_ns) /
+                                  (double)standing;
+
+                    double floor = CPN_MAX((double)iface->cfg.cwnd_min, 2.0);
+
+                    if (ep->cwnd > floor) {
+                        ep->cwnd *= CPN_MAX(1.0 - 0.8 * over, 0.5);
+                        ep->cwnd = CPN_MAX(ep->cwnd, floor);
+                    }
+                    ep->ssthresh = ep->cwnd;
+                    ep->last_cut_ns = t;
+                    iface->st.cwnd_cuts++;
+                }
+            }
+        }
+        if (iface->cc_delay && ep->delay_high) {
+            /* over target: hold */
         } else if (ep->cwnd < ep->ssthresh) {
             /* Slow start to ssthresh, then +CWND_AI frames per RTT. */
             ep->cwnd += newly;
@@ -1354,22 +1412,34 @@ static void cpn_dpdk_on_ack(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
             }
         }
     }
-    /* Fast retransmit: a hole three frames below the highest sacked one
-     * goes again once; if that copy is lost too, the timer resends it. */
-    if (seq_lt(ep->snd_una + 2, ep->high_sack)) {
-        for (uint32_t seq = ep->snd_una; seq_lt(seq + 2, ep->high_sack);
-             seq++) {
+    /* Loss detection (RACK, RFC 8985): the peer echoes the send time of
+     * the newest DATA frame it received; an unsacked frame below the
+     * highest sacked one that was sent (or sent again) a reordering window
+     * before that is lost and goes again now, however often its copies are
+     * lost, instead of waiting for the timer. The first copy of a hole also
+     * needs three sacked frames above it (the classic duplicate-ack rule),
+     * so a short reordering is not taken for a loss. */
+    if (h->ts_echo != 0 && h->ts_echo > ep->rack_ns &&
+        h->ts_echo <= cpn_time_ns()) {
+        ep->rack_ns = h->ts_echo;
+    }
+    if (seq_lt(ep->snd_una, ep->high_sack)) {
+        uint64_t reo = CPN_MAX(ep->min_rtt_ns / 4, 20000ull);
+
+        for (uint32_t seq = ep->snd_una; seq_lt(seq, ep->high_sack); seq++) {
             cpn_dpdk_slot_t *s = &ep->slot[seq & mask];
 
-            if (!s->sacked && !s->fast) {
-                s->fast = 1;
-                if (!iface->cc_delay) {
-                    cpn_dpdk_cwnd_cut(iface, ep);
-                }
-                iface->st.retransmits++;
-                iface->st.fast_retransmits++;
-                cpn_dpdk_tx_slot(iface, ep, seq);
+            if (s->sacked || s->sent_ns + reo >= ep->rack_ns ||
+                (!s->fast && !seq_lt(seq + 2, ep->high_sack))) {
+                continue;
             }
+            s->fast = 1;
+            if (!iface->cc_delay) {
+                cpn_dpdk_cwnd_cut(iface, ep);
+            }
+            iface->st.retransmits++;
+            iface->st.fast_retransmits++;
+            cpn_dpdk_tx_slot(iface, ep, seq);
         }
     }
 }
@@ -1417,10 +1487,33 @@ static unsigned cpn_dpdk_timers(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
             cpn_dpdk_ep_fail(iface, ep, CPN_ERR_CONN_RESET, why);
             return 1;
         }
-        if (age(now, s->sent_ns) > ep->rto_ns) {
+        /* Probe (RACK's tail loss probe, RFC 8985): the oldest frame
+         * still unacked two smoothed RTTs after it went out is sent again
+         * once, without a cut. RACK cannot see its loss when nothing newer
+         * follows it (the window is full behind it, or it is the tail). */
+        uint64_t pto = CPN_MAX(2 * ep->srtt_ns, 50000ull);
+
+        if (ep->srtt_ns != 0 && pto < ep->rto_ns && !s->sacked &&
+            !s->probed && !iface->rx_backlog && age(now, s->sent_ns) > pto) {
+            s->probed = 1;
+            s->fast = 1;
+            iface->st.retransmits++;
+            iface->st.probes++;
+            cpn_dpdk_tx_slot(iface, ep, ep->snd_una);
+            return 1;
+        }
+        /* Acks may wait in the rx ring (this process was descheduled):
+         * read them before calling anything lost. */
+        if (age(now, s->sent_ns) > ep->rto_ns && !iface->rx_backlog) {
             uint64_t hi = (uint64_t)iface->cfg.rto_max_ms * 1000000ull;
 
             iface->st.timeouts++;
+            if (!ep->undo_ok) {
+                ep->undo_cwnd = ep->cwnd;
+                ep->undo_ssthresh = ep->ssthresh;
+            }
+            ep->undo_ok = 1;
+            ep->rto_at_ns = cpn_time_ns();
             for (uint32_t seq = ep->snd_una; seq_lt(seq, ep->snd_nxt);
                  seq++) {
                 cpn_dpdk_slot_t *t = &ep->slot[seq & (iface->window - 1)];
@@ -1654,7 +1747,7 @@ static void cpn_dpdk_on_syn(cpn_dpdk_iface_t *iface, const cpn_dpdk_hdr_t *h,
         iface->st.not_for_us++;
         return;
     }
-    for (unsigned i = 0; i < CPN_DPDK_MAX_EPS; i++) {
+    for (unsigned i = 0; i < iface->ep_hi; i++) {
         cpn_dpdk_ep_t *e = iface->ep[i];
 
         if (e != NULL && e->incoming && e->peer_ip == sip &&
@@ -1712,7 +1805,7 @@ static void cpn_dpdk_on_arp(cpn_dpdk_iface_t *iface, struct rte_mbuf *m)
                           arp->arp_data.arp_sip);
     }
     /* Endpoints waiting for this MAC may go on. */
-    for (unsigned i = 0; i < CPN_DPDK_MAX_EPS; i++) {
+    for (unsigned i = 0; i < iface->ep_hi; i++) {
         cpn_dpdk_ep_t *e = iface->ep[i];
 
         if (e != NULL && e->state == CPN_DPDK_EP_RESOLVING &&
@@ -2010,7 +2103,7 @@ static void cpn_dpdk_close(cpn_tp_iface_t *tif)
              c->dup_rx, c->ooo_rx, c->bad_csum, c->malformed, c->bad_key,
              c->bad_range);
 
-    for (unsigned i = 0; i < CPN_DPDK_MAX_EPS; i++) {
+    for (unsigned i = 0; i < iface->ep_hi; i++) {
         cpn_dpdk_ep_t *ep = iface->ep[i];
         cpn_dpdk_op_t *op;
 
@@ -2058,6 +2151,7 @@ static unsigned cpn_dpdk_progress(cpn_tp_iface_t *tif)
         return 0; /* from a callback: the outer call goes on */
     }
     iface->in_progress = 1;
+    iface->rx_backlog = 0;
     for (int round = 0; round < 4; round++) {
         if (iface->nstash > 0) {
             n = iface->nstash;
@@ -2073,8 +2167,9 @@ static unsigned cpn_dpdk_progress(cpn_tp_iface_t *tif)
         if (n < CPN_DPDK_BURST) {
             break;
         }
+        iface->rx_backlog = round == 3;
     }
-    for (unsigned i = 0; i < CPN_DPDK_MAX_EPS; i++) {
+    for (unsigned i = 0; i < iface->ep_hi; i++) {
         cpn_dpdk_ep_t *ep = iface->ep[i];
 
         if (ep == NULL) {

@@ -94,6 +94,8 @@ typedef struct cpn_dpdk_stats {
     uint64_t not_for_us;       /* other IP/UDP/ethertype traffic ignored */
     uint64_t inj_drop, inj_reorder, inj_dup, inj_corrupt;
     uint64_t cwnd_cuts;        /* congestion window decreases */
+    uint64_t spurious_rto;     /* timeouts undone: the originals arrived */
+    uint64_t probes;           /* oldest frames sent again by the probe timer */
 } cpn_dpdk_stats_t;
 
 /** Copy @p iface's counters into @p stats. @p iface must be a DPDK one. */
