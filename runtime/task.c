@@ -105,6 +105,7 @@ void cpn_task_destroy(cpn_task_t *task)
         free(task->obj[i].name);
         free(task->obj[i].path);
         free(task->obj[i].hash);
+        free(task->obj[i].skip);
     }
     if (task->cur_fd >= 0 && task->cur_fd_obj != UINT32_MAX) {
         close(task->cur_fd);
@@ -697,6 +698,12 @@ static int next_chunk(cpn_task_t *task, uint32_t *obj_p, uint64_t *off_p)
         cpn_obj_t *o = &task->obj[task->cur_obj];
 
         if (!o->inlined && task->cur_off < o->size) {
+            if (__builtin_expect(o->skip != NULL, 0) &&
+                o->skip[task->cur_off / task->chunk_size]) {
+                /* resumed: the receiver holds this one (on_have) */
+                task->cur_off += task->chunk_size;
+                continue;
+            }
             *obj_p = task->cur_obj;
             *off_p = task->cur_off;
             task->cur_off += task->chunk_size;
@@ -1050,6 +1057,84 @@ static void on_accept(cpn_task_t *task, const void *buf, size_t len)
     task_pump(task);
 }
 
+/* HAVE, before ACCEPT: the receiver kept these chunks from an earlier try
+ * of this task. Each is read and hashed again here; a match is skipped in
+ * the send (its hash still counts in the object's digest at COMMIT). A
+ * mismatch means the source changed since that try: the task is canceled,
+ * which makes the receiver drop what it kept, and the error says so. */
+static void on_have(cpn_task_t *task, const void *buf, size_t len)
+{
+    cpn_wire_hdr_t hdr;
+    cpn_wire_have_t h;
+    uint8_t *tmp = NULL;
+    uint32_t i;
+
+    if (task->state != CPN_TASK_OFFERED ||
+        cpn_wire_decode_have(buf, len, &hdr, &h) != CPN_OK) {
+        cpn__task_fail(task, CPN_ERR_PROTO, "malformed or misplaced HAVE "
+                       "from %s", task->peer->addr);
+        return;
+    }
+    for (i = 0; i < h.n; i++) {
+        cpn_wire_have_entry_t e = cpn_wire_have_at(&h, i);
+        const uint8_t *data;
+        cpn_obj_t *o;
+        uint64_t off;
+        uint32_t clen;
+
+        if (e.object >= task->nobj || task->obj[e.object].inlined ||
+            e.chunk >= task->obj[e.object].nchunks) {
+            free(tmp);
+            cpn__task_fail(task, CPN_ERR_PROTO, "HAVE from %s names chunk "
+                           "%llu of object %u, which this task does not have",
+                           task->peer->addr, (unsigned long long)e.chunk,
+                           e.object);
+            return;
+        }
+        o = &task->obj[e.object];
+        if (o->skip == NULL) {
+            o->skip = calloc(o->nchunks, 1);
+            if (o->skip == NULL) {
+                break; /* send them all again */
+            }
+        }
+        if (o->skip[e.chunk]) {
+            continue;
+        }
+        off = e.chunk * task->chunk_size;
+        clen = (uint32_t)CPN_MIN((uint64_t)task->chunk_size, o->size - off);
+        if (o->buf != NULL) {
+            data = o->buf + off;
+        } else {
+            if (tmp == NULL && (tmp = malloc(task->chunk_size)) == NULL) {
+                break;
+            }
+            if (read_chunk(task, o, e.object, off, clen, tmp) != CPN_OK) {
+                free(tmp);
+                cpn__task_fail(task, CPN_ERR_IO, "%s", task->err);
+                return;
+            }
+            data = tmp;
+        }
+        if (cpn_hash64(data, clen) != e.hash) {
+            free(tmp);
+            cpn__task_fail(task, CPN_ERR_CHECKSUM, "%s at offset %llu "
+                           "differs from the copy %s (%s) kept from an "
+                           "interrupted delivery of job %s: the source "
+                           "changed since; %s drops that copy: send again",
+                           o->path ? o->path : o->name,
+                           (unsigned long long)off, task->peer->name,
+                           task->peer->addr, task->job, task->peer->name);
+            return;
+        }
+        o->skip[e.chunk] = 1;
+        o->hash[e.chunk] = e.hash;
+        task->chunks_skipped++;
+        task->bytes_skipped += clen;
+    }
+    free(tmp);
+}
+
 static void on_grant(cpn_task_t *task, const void *buf, size_t len)
 {
     cpn_wire_hdr_t hdr;
@@ -1181,6 +1266,9 @@ void cpn__task_on_msg(cpn_peer_t *peer, const cpn_wire_hdr_t *hdr,
     switch (hdr->type) {
     case CPN_MSG_ACCEPT:
         on_accept(task, buf, len);
+        break;
+    case CPN_MSG_HAVE:
+        on_have(task, buf, len);
         break;
     case CPN_MSG_GRANT:
         on_grant(task, buf, len);
