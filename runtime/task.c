@@ -1094,21 +1094,22 @@ static void on_have(cpn_task_t *task, const void *buf, size_t len)
         o = &task->obj[e.object];
         if (o->skip == NULL) {
             o->skip = calloc(o->nchunks, 1);
-            if (o->skip == NULL) {
-                break; /* send them all again */
-            }
         }
-        if (o->skip[e.chunk]) {
+        if (o->skip != NULL && o->skip[e.chunk]) {
             continue;
+        }
+        if (o->skip == NULL || (o->buf == NULL && tmp == NULL &&
+                                (tmp = malloc(task->chunk_size)) == NULL)) {
+            free(tmp);
+            cpn__task_fail(task, CPN_ERR_NO_MEMORY, "out of memory checking "
+                           "the chunks %s kept", task->peer->name);
+            return;
         }
         off = e.chunk * task->chunk_size;
         clen = (uint32_t)CPN_MIN((uint64_t)task->chunk_size, o->size - off);
         if (o->buf != NULL) {
             data = o->buf + off;
         } else {
-            if (tmp == NULL && (tmp = malloc(task->chunk_size)) == NULL) {
-                break;
-            }
             if (read_chunk(task, o, e.object, off, clen, tmp) != CPN_OK) {
                 free(tmp);
                 cpn__task_fail(task, CPN_ERR_IO, "%s", task->err);
