@@ -160,6 +160,7 @@ struct cpn_task {
     uint64_t chunks_mapped; /**< of those, copied through key_ptr */
     uint64_t chunks_skipped; /**< resumed: held by the receiver, not sent */
     uint64_t bytes_skipped;
+    uint64_t have_mismatch;  /**< kept chunks that no longer match */
     uint64_t retries;
     uint64_t t_start, t_end;
     cpn_hist_t *chunk_hist;

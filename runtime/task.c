@@ -1058,10 +1058,12 @@ static void on_accept(cpn_task_t *task, const void *buf, size_t len)
 }
 
 /* HAVE, before ACCEPT: the receiver kept these chunks from an earlier try
- * of this task. Each is read and hashed again here; a match is skipped in
- * the send (its hash still counts in the object's digest at COMMIT). A
- * mismatch means the source changed since that try: the task is canceled,
- * which makes the receiver drop what it kept, and the error says so. */
+ * of this task. Each is read and hashed again here and skipped in the
+ * send; its hash counts in the object's digest at COMMIT. A chunk whose
+ * hash differs (the source changed since that try) is skipped too, with
+ * the new hash: the receiver's digest check then fails the task and drops
+ * what it kept, a decision on its side that no lost message can undo, and
+ * the next try starts afresh; the error says why. */
 static void on_have(cpn_task_t *task, const void *buf, size_t len)
 {
     cpn_wire_hdr_t hdr;
@@ -1117,19 +1119,16 @@ static void on_have(cpn_task_t *task, const void *buf, size_t len)
             }
             data = tmp;
         }
-        if (cpn_hash64(data, clen) != e.hash) {
-            free(tmp);
-            cpn__task_fail(task, CPN_ERR_CHECKSUM, "%s at offset %llu "
-                           "differs from the copy %s (%s) kept from an "
-                           "interrupted delivery of job %s: the source "
-                           "changed since; %s drops that copy: send again",
-                           o->path ? o->path : o->name,
-                           (unsigned long long)off, task->peer->name,
-                           task->peer->addr, task->job, task->peer->name);
-            return;
-        }
         o->skip[e.chunk] = 1;
-        o->hash[e.chunk] = e.hash;
+        o->hash[e.chunk] = cpn_hash64(data, clen);
+        if (o->hash[e.chunk] != e.hash && task->have_mismatch++ == 0) {
+            cpn_warn("task %s: %s at offset %llu differs from the copy %s "
+                     "kept from an interrupted delivery: the source changed "
+                     "since; the digests at COMMIT will not match and %s "
+                     "drops that copy", task->job,
+                     o->path ? o->path : o->name, (unsigned long long)off,
+                     task->peer->name, task->peer->name);
+        }
         task->chunks_skipped++;
         task->bytes_skipped += clen;
     }
@@ -1244,8 +1243,11 @@ static void on_cancel(cpn_task_t *task, const void *buf, size_t len)
         c.status = CPN_ERR_CANCELED;
         c.reason = cpn_wire_str("(malformed CANCEL)");
     }
-    snprintf(task->err, sizeof(task->err), "%s (%s) gave up on the task: %.*s",
-             peer->name, peer->addr, (int)c.reason.len, c.reason.ptr);
+    snprintf(task->err, sizeof(task->err), "%s (%s) gave up on the task: %.*s%s",
+             peer->name, peer->addr, (int)c.reason.len, c.reason.ptr,
+             task->have_mismatch == 0 ? ""
+                 : " (the source changed since an interrupted delivery whose "
+                   "chunks the receiver kept; it dropped them: send again)");
     task->peer = NULL; /* no CANCEL back */
     task_finish(task, c.status < 0 ? (cpn_status_t)c.status
                                    : CPN_ERR_CANCELED);

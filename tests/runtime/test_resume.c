@@ -389,8 +389,8 @@ Test(resume, receiver_killed_twenty_times)
 }
 
 /* The source changed between two tries: the sender finds the receiver's
- * kept chunks differ, fails saying so, and the receiver drops them; the
- * next try then delivers the new content in full. */
+ * kept chunks differ, the receiver's digest check fails the task and drops
+ * them, the error says so; the next try delivers the new content in full. */
 Test(resume, changed_source_is_not_mixed)
 {
     tx_ctl_t ctl = { .kill_at = size / 2 };
@@ -411,6 +411,7 @@ Test(resume, changed_source_is_not_mixed)
     cr_assert_eq(r.status, CPN_ERR_CHECKSUM, "%s", r.err);
     cr_assert(strstr(r.err, "source changed") != NULL, "%s", r.err);
     cr_assert(strstr(r.err, "site-rx") != NULL, "%s", r.err);
+    cr_assert_neq(access(final, F_OK), 0, "mixed content landed");
     cr_assert(tx_try("changed", ctl, &r));
     cr_assert_eq(r.status, CPN_OK, "%s", r.err);
     cr_assert_eq(r.skipped, 0);
