@@ -1071,10 +1071,14 @@ static void on_have(cpn_task_t *task, const void *buf, size_t len)
     uint8_t *tmp = NULL;
     uint32_t i;
 
-    if (task->state != CPN_TASK_OFFERED ||
-        cpn_wire_decode_have(buf, len, &hdr, &h) != CPN_OK) {
-        cpn__task_fail(task, CPN_ERR_PROTO, "malformed or misplaced HAVE "
-                       "from %s", task->peer->addr);
+    if (cpn_wire_decode_have(buf, len, &hdr, &h) != CPN_OK) {
+        cpn__task_fail(task, CPN_ERR_CORRUPT, "malformed HAVE from %s",
+                       task->peer->addr);
+        return;
+    }
+    if (task->state != CPN_TASK_OFFERED) {
+        cpn__task_fail(task, CPN_ERR_PROTO, "HAVE from %s after its ACCEPT",
+                       task->peer->addr);
         return;
     }
     for (i = 0; i < h.n; i++) {
