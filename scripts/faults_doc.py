@@ -40,8 +40,6 @@ TESTS = [
      "tests/tools/test_cli.c", "killed sender / receiver"),
     ("tests/test_runtime_resume", None, "tests/runtime/test_resume.c",
      "resume after a killed sender / receiver"),
-    ("tests/test_tools_cli", "cli_loopback/send_resume*",
-     "tests/tools/test_cli.c", "resume after a killed sender (CLI)"),
     ("tests/fuzz/test_fuzz_replay", None, "tests/fuzz/test_fuzz_replay.c",
      "fuzz corpus and regressions"),
     ("tests/test_runtime_load", None, "tests/runtime/test_load.c",

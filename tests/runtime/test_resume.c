@@ -393,11 +393,18 @@ static void kill_and_resume(const char *job, int kill_rx, uint64_t seed)
     rx_kill();
 }
 
+/* The sender is killed with SIGKILL at 20 seeded points of one task, and
+ * offers it again each time: the file lands byte-exact, never visible
+ * before, and the last try sends only the chunks the receiver lacked. */
 Test(resume, sender_killed_twenty_times)
 {
     kill_and_resume("resume-tx-kills", 0, 0x5eed0006ull);
 }
 
+/* The receiver is killed with SIGKILL at 20 seeded points of one task and
+ * started again on the same landing directory each time: the file lands
+ * byte-exact, never visible before, and the last try sends only the chunks
+ * the receiver's journal lacked. */
 Test(resume, receiver_killed_twenty_times)
 {
     kill_and_resume("resume-rx-kills", 1, 0x5eed0007ull);
