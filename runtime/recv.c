@@ -237,6 +237,7 @@ static void rtask_free(cpn_rtask_t *rt)
         }
     }
     rtask_close_fd(rt);
+    cpn__resume_close(rt);
     for (i = 0; i < rt->nobj; i++) {
         free(rt->obj[i].name);
         free(rt->obj[i].hash);
@@ -314,8 +315,11 @@ static void rtask_fail(cpn_rtask_t *rt, int tell_peer, cpn_status_t status,
     if (tell_peer) {
         cpn__send_cancel(rt->peer, rt->id, status, why);
     }
-    /* Nothing of it may remain when the application hears of the failure. */
+    /* Nothing of it may remain when the application hears of the failure,
+     * but the verified chunks of a task cut off with its peer, kept out of
+     * sight for a resume (resume.c). */
     rtask_close_fd(rt);
+    cpn__resume_close(rt);
     if (rt->tmpdir != NULL) {
         rm_tree(rt->tmpdir);
         free(rt->tmpdir);
@@ -374,7 +378,8 @@ static cpn_status_t errno_status(int err)
     return err == ENOSPC || err == EDQUOT ? CPN_ERR_NO_SPACE : CPN_ERR_IO;
 }
 
-/* Open (creating when @p create) object @p i's temporary file. */
+/* Open (creating when @p create: 1 empty, 2 keeping what is there)
+ * object @p i's temporary file. */
 static int obj_open(cpn_rtask_t *rt, uint32_t i, int create)
 {
     char *path;
@@ -388,7 +393,9 @@ static int obj_open(cpn_rtask_t *rt, uint32_t i, int create)
         free(path);
         return -1;
     }
-    fd = open(path, O_WRONLY | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0),
+    /* create 2: a resumed task's file, whose verified chunks stay */
+    fd = open(path, O_WRONLY | O_CLOEXEC |
+                        (create ? O_CREAT | (create == 1 ? O_TRUNC : 0) : 0),
               0644);
     free(path);
     return fd;
@@ -675,6 +682,7 @@ static void on_offer(cpn_peer_t *peer, const void *buf, size_t len)
     uint8_t *keys = NULL;
     uint32_t *slots = NULL, nsinks = 0, nslots, i;
     uint64_t file_bytes = 0;
+    int resumed = 0;
     const char *why;
     char q[256], why_buf[CPN_ERRTEXT_MAX];
     cpn_offer_t offer;
@@ -733,6 +741,7 @@ static void on_offer(cpn_peer_t *peer, const void *buf, size_t len)
     rt->total_bytes = off.total_bytes;
     rt->cur_fd = -1;
     rt->cur_fd_obj = UINT32_MAX;
+    rt->jfd = -1;
     rt->window = site->params.window;
     rt->t_start = cpn_time_ns();
     rt->job = strndup(off.job.ptr, off.job.len);
@@ -850,13 +859,23 @@ static void on_offer(cpn_peer_t *peer, const void *buf, size_t len)
                        "directory (start it with --land DIR)", site->name);
             return;
         }
-        if (asprintf(&rt->tmpdir, "%s/" PARTIAL_PREFIX "%d.XXXXXX",
+        resumed = cpn__resume_open(rt);
+        if (resumed < 0) {
+            int err = errno;
+
+            rtask_fail(rt, 1, errno_status(err), "cannot create a resumable "
+                       "partial directory in %s: %s", site->land_dir,
+                       strerror(err));
+            return;
+        }
+        if (resumed == 0 &&
+            asprintf(&rt->tmpdir, "%s/" PARTIAL_PREFIX "%d.XXXXXX",
                      site->land_dir, (int)getpid()) < 0) {
             rt->tmpdir = NULL;
             rtask_fail(rt, 1, CPN_ERR_NO_MEMORY, "out of memory");
             return;
         }
-        if (mkdtemp(rt->tmpdir) == NULL) {
+        if (resumed == 0 && mkdtemp(rt->tmpdir) == NULL) {
             int err = errno;
 
             free(rt->tmpdir);
@@ -871,7 +890,7 @@ static void on_offer(cpn_peer_t *peer, const void *buf, size_t len)
             if (rt->obj[i].sink != NULL) {
                 continue;
             }
-            fd = obj_open(rt, i, 1);
+            fd = obj_open(rt, i, resumed ? 2 : 1);
             if (fd < 0) {
                 int err = errno;
 
@@ -913,6 +932,11 @@ static void on_offer(cpn_peer_t *peer, const void *buf, size_t len)
     m = cpn__msg_get(site);
     if (slots == NULL || sinks == NULL || keys == NULL || m == NULL) {
         st = CPN_ERR_NO_MEMORY;
+        goto out;
+    }
+    /* A resumed task: the chunks it holds go first, in HAVE. */
+    st = cpn__resume_send_have(rt);
+    if (st != CPN_OK) {
         goto out;
     }
     nslots = grant_slots(rt, slots, rt->window);
@@ -1053,6 +1077,9 @@ void cpn__recv_on_chunk(cpn_peer_t *peer, const void *buf, size_t len)
     }
     o->got[ci] = 1;
     o->hash[ci] = c.hash;
+    if (rt->jfd >= 0) {
+        cpn__resume_note(rt, c.object, ci, c.hash);
+    }
     o->verified++;
     rt->chunks_verified++;
     rt->bytes_verified += c.len;
@@ -1121,6 +1148,7 @@ void cpn__recv_peer_failed(cpn_peer_t *peer)
     for (rt = peer->site->rtasks; rt != NULL; rt = next) {
         next = rt->next;
         if (rt->peer == peer) {
+            rt->keep_partial = 1; /* cut off: resumable */
             rtask_fail(rt, 0, peer->status < 0 ? peer->status
                                                : CPN_ERR_CONN_RESET,
                        "%s", peer->err);
@@ -1139,9 +1167,17 @@ void cpn__rtask_expire(cpn_rtask_t *rt, int deadline_ms)
                (unsigned long long)rt->chunks_total);
 }
 
+void cpn__rtask_supersede(cpn_rtask_t *old)
+{
+    old->keep_partial = 1;
+    rtask_fail(old, 1, CPN_ERR_CANCELED, "superseded by a new offer of the "
+               "same task from %s: resuming there", old->peer->name);
+}
+
 void cpn__recv_close_all(cpn_site_t *site)
 {
     while (site->rtasks != NULL) {
+        site->rtasks->keep_partial = 1;
         rtask_fail(site->rtasks, 0, CPN_ERR_CANCELED, "site %s closed",
                    site->name);
     }

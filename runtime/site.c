@@ -437,6 +437,7 @@ static void h_recv(void *arg, cpn_tp_ep_t *ep, const void *data, size_t len)
         cpn__recv_on_msg(peer, &hdr, data, len);
         break;
     case CPN_MSG_ACCEPT:
+    case CPN_MSG_HAVE:
     case CPN_MSG_GRANT:
     case CPN_MSG_NACK:
     case CPN_MSG_RECEIPT:

@@ -81,6 +81,8 @@ typedef struct cpn_obj {
     char *path;               /* file object: for error messages */
     uint64_t nchunks;
     uint64_t *hash;           /* chunk hashes, filled as chunks go out */
+    uint8_t *skip;            /* resumed task: per chunk, the receiver holds
+                                 it already (HAVE); NULL when none */
     cpn_digest_t digest;
     int inlined;
     /* memory sink at the receiver (from ACCEPT) */
@@ -156,6 +158,9 @@ struct cpn_task {
     uint64_t bytes_placed;
     uint64_t chunks_sent;
     uint64_t chunks_mapped; /**< of those, copied through key_ptr */
+    uint64_t chunks_skipped; /**< resumed: held by the receiver, not sent */
+    uint64_t bytes_skipped;
+    uint64_t have_mismatch;  /**< kept chunks that no longer match */
     uint64_t retries;
     uint64_t t_start, t_end;
     cpn_hist_t *chunk_hist;
@@ -207,7 +212,15 @@ struct cpn_rtask {
     uint64_t retries;
     int committed;
     int files;                /* some object lands as a file */
-    char *tmpdir;             /* land_dir/.cpn-partial.PID.XXXXXX */
+    char *tmpdir;             /* land_dir/.cpn-partial.PID.XXXXXX, or for a
+                                 resumable task land_dir/.cpn-resume.KEY */
+    /* resume journal (resume.c): verified chunks of a resumable task */
+    int jfd;                  /* land_dir/.cpn-resume.KEY.journal, or -1 */
+    char *jpath;
+    uint64_t jkey;
+    uint8_t *jbuf;            /* records not yet written */
+    uint32_t jn;
+    int keep_partial;         /* failed by a lost peer: keep for resume */
     int cur_fd;               /* open temporary file of cur_fd_obj, or -1 */
     uint32_t cur_fd_obj;
     unsigned window;          /* slots this task may hold at once */
@@ -301,8 +314,27 @@ void cpn__liveness_tick(cpn_site_t *site);
 /** Words for the phase a sending task is in ("while sending chunks"). */
 const char *cpn__task_phase(const cpn_task_t *task);
 /* recv.c */
+/** Fail @p old, keeping what it verified for the new offer of the same
+ *  task that resumes it (resume.c), telling its sender. */
+void cpn__rtask_supersede(cpn_rtask_t *old);
 /** Fail a receiving task that passed its deadline, telling the sender. */
 void cpn__rtask_expire(cpn_rtask_t *rt, int deadline_ms);
+
+/* resume.c */
+/** Make @p rt resumable when it can be (every object a file): take or
+ *  create its stable partial directory and journal (setting rt->tmpdir),
+ *  and mark the chunks an earlier try verified. @return 1 when the task
+ *  uses a resume directory, 0 when not (the caller makes a temporary one),
+ *  or -1 with errno set on a failure to create it. */
+int cpn__resume_open(cpn_rtask_t *rt);
+/** Send the HAVE messages of a resumed task (before its ACCEPT). */
+cpn_status_t cpn__resume_send_have(cpn_rtask_t *rt);
+/** Journal chunk @p ci of object @p obj, verified with @p hash. */
+void cpn__resume_note(cpn_rtask_t *rt, uint32_t obj, uint64_t ci,
+                      uint64_t hash);
+/** The task ends: keep its directory and journal for a later try when
+ *  rt->keep_partial, else remove the journal (the caller removes tmpdir). */
+void cpn__resume_close(cpn_rtask_t *rt);
 
 /* limits.c */
 /** Site-wide checks of an offer before anything is written: bytes of all

@@ -105,6 +105,7 @@ void cpn_task_destroy(cpn_task_t *task)
         free(task->obj[i].name);
         free(task->obj[i].path);
         free(task->obj[i].hash);
+        free(task->obj[i].skip);
     }
     if (task->cur_fd >= 0 && task->cur_fd_obj != UINT32_MAX) {
         close(task->cur_fd);
@@ -697,6 +698,12 @@ static int next_chunk(cpn_task_t *task, uint32_t *obj_p, uint64_t *off_p)
         cpn_obj_t *o = &task->obj[task->cur_obj];
 
         if (!o->inlined && task->cur_off < o->size) {
+            if (__builtin_expect(o->skip != NULL, 0) &&
+                o->skip[task->cur_off / task->chunk_size]) {
+                /* resumed: the receiver holds this one (on_have) */
+                task->cur_off += task->chunk_size;
+                continue;
+            }
             *obj_p = task->cur_obj;
             *off_p = task->cur_off;
             task->cur_off += task->chunk_size;
@@ -1050,6 +1057,88 @@ static void on_accept(cpn_task_t *task, const void *buf, size_t len)
     task_pump(task);
 }
 
+/* HAVE, before ACCEPT: the receiver kept these chunks from an earlier try
+ * of this task. Each is read and hashed again here and skipped in the
+ * send; its hash counts in the object's digest at COMMIT. A chunk whose
+ * hash differs (the source changed since that try) is skipped too, with
+ * the new hash: the receiver's digest check then fails the task and drops
+ * what it kept, a decision on its side that no lost message can undo, and
+ * the next try starts afresh; the error says why. */
+static void on_have(cpn_task_t *task, const void *buf, size_t len)
+{
+    cpn_wire_hdr_t hdr;
+    cpn_wire_have_t h;
+    uint8_t *tmp = NULL;
+    uint32_t i;
+
+    if (cpn_wire_decode_have(buf, len, &hdr, &h) != CPN_OK) {
+        cpn__task_fail(task, CPN_ERR_CORRUPT, "malformed HAVE from %s",
+                       task->peer->addr);
+        return;
+    }
+    if (task->state != CPN_TASK_OFFERED) {
+        cpn__task_fail(task, CPN_ERR_PROTO, "HAVE from %s after its ACCEPT",
+                       task->peer->addr);
+        return;
+    }
+    for (i = 0; i < h.n; i++) {
+        cpn_wire_have_entry_t e = cpn_wire_have_at(&h, i);
+        const uint8_t *data;
+        cpn_obj_t *o;
+        uint64_t off;
+        uint32_t clen;
+
+        if (e.object >= task->nobj || task->obj[e.object].inlined ||
+            e.chunk >= task->obj[e.object].nchunks) {
+            free(tmp);
+            cpn__task_fail(task, CPN_ERR_PROTO, "HAVE from %s names chunk "
+                           "%llu of object %u, which this task does not have",
+                           task->peer->addr, (unsigned long long)e.chunk,
+                           e.object);
+            return;
+        }
+        o = &task->obj[e.object];
+        if (o->skip == NULL) {
+            o->skip = calloc(o->nchunks, 1);
+        }
+        if (o->skip != NULL && o->skip[e.chunk]) {
+            continue;
+        }
+        if (o->skip == NULL || (o->buf == NULL && tmp == NULL &&
+                                (tmp = malloc(task->chunk_size)) == NULL)) {
+            free(tmp);
+            cpn__task_fail(task, CPN_ERR_NO_MEMORY, "out of memory checking "
+                           "the chunks %s kept", task->peer->name);
+            return;
+        }
+        off = e.chunk * task->chunk_size;
+        clen = (uint32_t)CPN_MIN((uint64_t)task->chunk_size, o->size - off);
+        if (o->buf != NULL) {
+            data = o->buf + off;
+        } else {
+            if (read_chunk(task, o, e.object, off, clen, tmp) != CPN_OK) {
+                free(tmp);
+                cpn__task_fail(task, CPN_ERR_IO, "%s", task->err);
+                return;
+            }
+            data = tmp;
+        }
+        o->skip[e.chunk] = 1;
+        o->hash[e.chunk] = cpn_hash64(data, clen);
+        if (o->hash[e.chunk] != e.hash && task->have_mismatch++ == 0) {
+            cpn_warn("task %s: %s at offset %llu differs from the copy %s "
+                     "kept from an interrupted delivery: the source changed "
+                     "since; the digests at COMMIT will not match and %s "
+                     "drops that copy", task->job,
+                     o->path ? o->path : o->name, (unsigned long long)off,
+                     task->peer->name, task->peer->name);
+        }
+        task->chunks_skipped++;
+        task->bytes_skipped += clen;
+    }
+    free(tmp);
+}
+
 static void on_grant(cpn_task_t *task, const void *buf, size_t len)
 {
     cpn_wire_hdr_t hdr;
@@ -1158,8 +1247,11 @@ static void on_cancel(cpn_task_t *task, const void *buf, size_t len)
         c.status = CPN_ERR_CANCELED;
         c.reason = cpn_wire_str("(malformed CANCEL)");
     }
-    snprintf(task->err, sizeof(task->err), "%s (%s) gave up on the task: %.*s",
-             peer->name, peer->addr, (int)c.reason.len, c.reason.ptr);
+    snprintf(task->err, sizeof(task->err), "%s (%s) gave up on the task: %.*s%s",
+             peer->name, peer->addr, (int)c.reason.len, c.reason.ptr,
+             task->have_mismatch == 0 ? ""
+                 : " (the source changed since an interrupted delivery whose "
+                   "chunks the receiver kept; it dropped them: send again)");
     task->peer = NULL; /* no CANCEL back */
     task_finish(task, c.status < 0 ? (cpn_status_t)c.status
                                    : CPN_ERR_CANCELED);
@@ -1181,6 +1273,9 @@ void cpn__task_on_msg(cpn_peer_t *peer, const cpn_wire_hdr_t *hdr,
     switch (hdr->type) {
     case CPN_MSG_ACCEPT:
         on_accept(task, buf, len);
+        break;
+    case CPN_MSG_HAVE:
+        on_have(task, buf, len);
         break;
     case CPN_MSG_GRANT:
         on_grant(task, buf, len);

@@ -44,6 +44,8 @@
  *   AUTH       (task id 0) u32 step (1 or 2), u8[32] nonce, u8[32] pubkey,
  *              u8[64] signature
  *   PING       (task id 0) u64 sender's clock (ns)
+ *   HAVE       u32 n (<= CPN_WIRE_MAX_HAVE), n x (u32 object, u64 chunk
+ *              index, u64 hash)
  *
  * Decoders return CPN_ERR_TRUNCATED when a field runs past the end of the
  * message, CPN_ERR_TOO_BIG when a count or length is over its limit, and
@@ -77,6 +79,7 @@ static const char *const wire_type_names[CPN_MSG_TYPE_MAX] = {
     [CPN_MSG_CANCEL]    = "CANCEL",
     [CPN_MSG_AUTH]      = "AUTH",
     [CPN_MSG_PING]      = "PING",
+    [CPN_MSG_HAVE]      = "HAVE",
 };
 
 const char *cpn_wire_type_str(unsigned type)
@@ -641,6 +644,42 @@ cpn_status_t cpn_wire_decode_grant(const void *buf, size_t len,
     return status;
 }
 
+cpn_status_t cpn_wire_decode_have(const void *buf, size_t len,
+                                  cpn_wire_hdr_t *hdr_p, cpn_wire_have_t *m)
+{
+    cpn_wire_hdr_t hdr;
+    cpn_wire_have_t v;
+    wire_rd_t r;
+    cpn_status_t status;
+
+    status = wire_open(buf, len, CPN_MSG_HAVE, &hdr, &r);
+    if (status != CPN_OK) {
+        return status;
+    }
+    v.n = rd_count(&r, CPN_WIRE_MAX_HAVE, CPN_WIRE_HAVE_ENTRY);
+    v.entries_ = rd_take(&r, (size_t)v.n * CPN_WIRE_HAVE_ENTRY);
+    status = wire_close(&r, &hdr, hdr_p);
+    if (status == CPN_OK) {
+        *m = v;
+    }
+    return status;
+}
+
+cpn_wire_have_entry_t cpn_wire_have_at(const cpn_wire_have_t *m, uint32_t i)
+{
+    const uint8_t *p = m->entries_ + (size_t)i * CPN_WIRE_HAVE_ENTRY;
+    cpn_wire_have_entry_t e;
+    wire_rd_t r;
+
+    r.pos = p;
+    r.end = p + CPN_WIRE_HAVE_ENTRY;
+    r.status = CPN_OK;
+    e.object = rd_u32(&r);
+    e.chunk = rd_u64(&r);
+    e.hash = rd_u64(&r);
+    return e;
+}
+
 cpn_status_t cpn_wire_decode_chunk(const void *buf, size_t len,
                                    cpn_wire_hdr_t *hdr_p, cpn_wire_chunk_t *m)
 {
@@ -996,6 +1035,34 @@ cpn_status_t cpn_wire_encode_accept(cpn_wire_buf_t *b, uint64_t task_id,
         p = st32(p, sinks[i].object);
         p = st64(p, sinks[i].addr);
         p = st_bytes32(p, sinks[i].rkey);
+    }
+    return enc_finish(b, size, p);
+}
+
+cpn_status_t cpn_wire_encode_have(cpn_wire_buf_t *b, uint64_t task_id,
+                                  const cpn_wire_have_entry_t *e, uint32_t n)
+{
+    uint64_t size;
+    cpn_status_t status;
+    uint8_t *p;
+    uint32_t i;
+
+    if (n > CPN_WIRE_MAX_HAVE) {
+        return CPN_ERR_TOO_BIG;
+    }
+    if (e == NULL && n != 0) {
+        return CPN_ERR_INVALID;
+    }
+    size   = CPN_WIRE_HDR_LEN + 4 + (uint64_t)n * CPN_WIRE_HAVE_ENTRY;
+    status = enc_start(b, size, CPN_MSG_HAVE, task_id, &p);
+    if (status != CPN_OK) {
+        return status;
+    }
+    p = st32(p, n);
+    for (i = 0; i < n; i++) {
+        p = st32(p, e[i].object);
+        p = st64(p, e[i].chunk);
+        p = st64(p, e[i].hash);
     }
     return enc_finish(b, size, p);
 }

@@ -20,6 +20,8 @@
  *                                 the same, when the receiving site requires
  *                                 keys (runtime/auth.c): challenge-response
  *   OFFER -> ACCEPT | RECEIPT     RECEIPT at once when every object rode inline
+ *   OFFER -> HAVE... -> ACCEPT    a resumed task (protocol 3): the chunks the
+ *                                 receiver verified in an earlier try
  *   put+CHUNK ... <- GRANT/NACK   chunks into granted slots or sinks
  *   COMMIT -> RECEIPT             object digests; receiver lands and answers
  *   CANCEL                        either side gives up on a task
@@ -36,7 +38,8 @@
 
 #define CPN_WIRE_MAGIC        0x5043u   /* "CP" as little-endian bytes */
 #define CPN_WIRE_VERSION      1         /* header layout version */
-#define CPN_PROTO_VERSION     2         /* delivery protocol version (2: AUTH) */
+#define CPN_PROTO_VERSION     3         /* delivery protocol version (2: AUTH,
+                                           3: HAVE, resumed tasks) */
 #define CPN_WIRE_HDR_LEN      16
 #define CPN_WIRE_MAX_MSG      (64u << 20)  /* largest message, header included */
 #define CPN_WIRE_MAX_STR      4096         /* longest str16 (names, errors) */
@@ -44,6 +47,8 @@
 #define CPN_WIRE_MAX_OBJECTS  (1u << 20)   /* objects per offer */
 #define CPN_WIRE_MAX_SLOTS    65536        /* slots per ACCEPT/GRANT */
 #define CPN_WIRE_SLOT_SINK    0xffffffffu  /* CHUNK went to a sink, not a slot */
+#define CPN_WIRE_MAX_HAVE     (1u << 20)   /* chunks listed in one HAVE */
+#define CPN_WIRE_HAVE_ENTRY   20u          /* u32 object, u64 chunk, u64 hash */
 
 typedef enum cpn_wire_type {
     CPN_MSG_HELLO = 1,
@@ -58,6 +63,7 @@ typedef enum cpn_wire_type {
     CPN_MSG_CANCEL,
     CPN_MSG_AUTH,
     CPN_MSG_PING,
+    CPN_MSG_HAVE,
     CPN_MSG_TYPE_MAX
 } cpn_wire_type_t;
 
@@ -204,6 +210,21 @@ typedef struct cpn_wire_receipt {
     uint64_t elapsed_ns;            /* receiver: offer to landing */
 } cpn_wire_receipt_t;
 
+/** HAVE (protocol 3): chunks of a resumed task the receiver already holds,
+ *  sent before its ACCEPT; entries read with cpn_wire_have_at. */
+typedef struct cpn_wire_have {
+    uint32_t n;
+    const uint8_t *entries_;
+} cpn_wire_have_t;
+
+/** One HAVE entry: chunk @p chunk (index) of object @p object, whose
+ *  XXH3-64 the receiver verified was @p hash. */
+typedef struct cpn_wire_have_entry {
+    uint32_t object;
+    uint64_t chunk;
+    uint64_t hash;
+} cpn_wire_have_entry_t;
+
 typedef struct cpn_wire_cancel {
     int32_t status;
     cpn_wire_str_t reason;
@@ -259,6 +280,10 @@ cpn_status_t cpn_wire_decode_nack(const void *buf, size_t len, cpn_wire_hdr_t *h
 cpn_status_t cpn_wire_decode_commit(const void *buf, size_t len, cpn_wire_hdr_t *hdr, cpn_wire_commit_t *m);
 cpn_status_t cpn_wire_decode_receipt(const void *buf, size_t len, cpn_wire_hdr_t *hdr, cpn_wire_receipt_t *m);
 cpn_status_t cpn_wire_decode_cancel(const void *buf, size_t len, cpn_wire_hdr_t *hdr, cpn_wire_cancel_t *m);
+/** HAVE: u32 n (<= CPN_WIRE_MAX_HAVE), n x 20-byte entries. */
+cpn_status_t cpn_wire_decode_have(const void *buf, size_t len, cpn_wire_hdr_t *hdr, cpn_wire_have_t *m);
+/** Entry @p i of a decoded HAVE (i < n). */
+cpn_wire_have_entry_t cpn_wire_have_at(const cpn_wire_have_t *m, uint32_t i);
 /** AUTH: task id 0, step 1 or 2, exactly 132 body bytes. */
 cpn_status_t cpn_wire_decode_auth(const void *buf, size_t len, cpn_wire_hdr_t *hdr, cpn_wire_auth_t *m);
 
@@ -293,6 +318,8 @@ cpn_status_t cpn_wire_encode_nack(cpn_wire_buf_t *b, uint64_t task_id, const cpn
 cpn_status_t cpn_wire_encode_commit(cpn_wire_buf_t *b, uint64_t task_id, const cpn_digest_t *digests, uint32_t n);
 cpn_status_t cpn_wire_encode_receipt(cpn_wire_buf_t *b, uint64_t task_id, const cpn_wire_receipt_t *m);
 cpn_status_t cpn_wire_encode_cancel(cpn_wire_buf_t *b, uint64_t task_id, const cpn_wire_cancel_t *m);
+/** HAVE with @p n entries (CPN_ERR_TOO_BIG over CPN_WIRE_MAX_HAVE). */
+cpn_status_t cpn_wire_encode_have(cpn_wire_buf_t *b, uint64_t task_id, const cpn_wire_have_entry_t *e, uint32_t n);
 /** PING (keepalive): task id 0, body u64 the sender's clock in ns. */
 cpn_status_t cpn_wire_decode_ping(const void *buf, size_t len, cpn_wire_hdr_t *hdr, uint64_t *sent_ns);
 cpn_status_t cpn_wire_encode_ping(cpn_wire_buf_t *b, uint64_t sent_ns);

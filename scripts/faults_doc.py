@@ -38,6 +38,8 @@ TESTS = [
      "tests/runtime/test_deliver.c", "unreachable peer"),
     ("tests/test_tools_cli", "cli_loopback/*killed",
      "tests/tools/test_cli.c", "killed sender / receiver"),
+    ("tests/test_runtime_resume", None, "tests/runtime/test_resume.c",
+     "resume after a killed sender / receiver"),
     ("tests/fuzz/test_fuzz_replay", None, "tests/fuzz/test_fuzz_replay.c",
      "fuzz corpus and regressions"),
     ("tests/test_runtime_load", None, "tests/runtime/test_load.c",

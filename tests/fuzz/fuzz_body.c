@@ -151,6 +151,21 @@ void cpn_fuzz_wire_one(const uint8_t *buf, size_t len)
         }
     }
     {
+        cpn_wire_have_t m;
+        if (cpn_wire_decode_have(buf, len, &hdr, &m) == CPN_OK) {
+            cpn_wire_have_entry_t *e = malloc(((size_t)m.n + 1) * sizeof(*e));
+
+            FUZZ_CHECK(e != NULL, "memory");
+            for (i = 0; i < m.n; i++) {
+                e[i] = cpn_wire_have_at(&m, i);
+            }
+            cpn_wire_buf_reset(&re);
+            same_bytes(&re, buf, len,
+                       cpn_wire_encode_have(&re, hdr.task_id, e, m.n));
+            free(e);
+        }
+    }
+    {
         cpn_wire_chunk_t m;
         uint8_t out[CPN_WIRE_CHUNK_LEN];
         if (cpn_wire_decode_chunk(buf, len, &hdr, &m) == CPN_OK) {

@@ -129,6 +129,11 @@ int main(int argc, char **argv)
     emit(&b, cpn_wire_encode_accept(&b, 4, CPN_ERR_LIMIT, cpn_wire_str("too big"),
                                     NULL, 0, NULL, 0), "accept_refused", 0);
     emit(&b, cpn_wire_encode_grant(&b, 5, slots, 3), "grant", 0);
+    {
+        cpn_wire_have_entry_t have[2] = { { 0, 3, 0x1234 }, { 1, 0, 99 } };
+
+        emit(&b, cpn_wire_encode_have(&b, 5, have, 2), "have", 0);
+    }
     chunk = (cpn_wire_chunk_t){ 3, 1, 4096, 4096, 0xdeadbeefcafef00dull };
     cpn_wire_encode_chunk(chunk_buf, 6, &chunk);
     {

@@ -259,6 +259,24 @@ static cpn_status_t decode_check(unsigned type, const uint8_t *buf, size_t len)
         free(slots);
         break;
     }
+    case CPN_MSG_HAVE: {
+        cpn_wire_have_t m;
+        cpn_wire_have_entry_t *e;
+        uint32_t i;
+
+        st = cpn_wire_decode_have(buf, len, &hdr, &m);
+        if (st != CPN_OK) {
+            break;
+        }
+        e = malloc(((size_t)m.n + 1) * sizeof(*e));
+        cr_assert_not_null(e);
+        for (i = 0; i < m.n; i++) {
+            e[i] = cpn_wire_have_at(&m, i);
+        }
+        st2 = cpn_wire_encode_have(&re, hdr.task_id, e, m.n);
+        free(e);
+        break;
+    }
     case CPN_MSG_CHUNK: {
         cpn_wire_chunk_t m;
         uint8_t out[CPN_WIRE_CHUNK_LEN];
@@ -492,6 +510,20 @@ static void sample_frames(frames_t *fs)
     take(fs, &b, CPN_MSG_GRANT);
     cr_assert_eq(cpn_wire_encode_grant(&b, 3, NULL, 0), CPN_OK);
     take(fs, &b, CPN_MSG_GRANT);
+
+    /* HAVE: some chunks, none */
+    {
+        cpn_wire_have_entry_t he[3] = { { 0, 0, 0x1234 }, { 2, 7, ~0ull },
+                                        { 1, 1ull << 40, 5 } };
+
+        cr_assert_eq(cpn_wire_encode_have(&b, 4, he, 3), CPN_OK);
+        take(fs, &b, CPN_MSG_HAVE);
+        cr_assert_eq(cpn_wire_encode_have(&b, 4, NULL, 0), CPN_OK);
+        take(fs, &b, CPN_MSG_HAVE);
+        cr_assert_eq(cpn_wire_encode_have(&b, 4, NULL, 1), CPN_ERR_INVALID);
+        cr_assert_eq(cpn_wire_encode_have(&b, 4, he, CPN_WIRE_MAX_HAVE + 1),
+                     CPN_ERR_TOO_BIG);
+    }
 
     /* CHUNK: into a slot and into a sink */
     chunk = (cpn_wire_chunk_t){ 2, 1, 8ull << 20, 4 << 20, 0xdeadbeefcafef00dull };

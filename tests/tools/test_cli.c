@@ -872,6 +872,77 @@ Test(cli_loopback, receiver_killed, .timeout = 120)
     free(err);
 }
 
+/* `cpn send --resume` after a killed sender: `cpn send` is killed with
+ * SIGKILL half-way; the receiver keeps the chunks it verified out of
+ * sight; `cpn send --resume` offers the task again and it lands
+ * byte-exact, never visible under its final name before, with no resume
+ * state left. (Only the missing chunks travel: the counts are checked in
+ * tests/runtime/test_resume.c.) */
+Test(cli_loopback, send_resume_after_sender_killed, .timeout = 120)
+{
+    char src[PATH_MAX], land[PATH_MAX], addr[256];
+    char final[PATH_MAX], landed[PATH_MAX];
+    const char *set[] = {"UCX_TLS=tcp", NULL};
+    const char *serve_opts[] = {"--quiet", NULL};
+    const uint64_t size = 128ull << 20;
+    proc_t serve, send;
+    uint64_t t0;
+    struct dirent *de;
+    DIR *dir;
+    char *out, *err;
+    int rc, kept = 0;
+
+    path_join(src, sizeof(src), test_dir, "resume.bin");
+    path_join(land, sizeof(land), test_dir, "land");
+    write_file(src, size, 21);
+    start_serve(&serve, land, serve_opts, set, addr, sizeof(addr));
+    {
+        const char *args[] = {"send", "--quiet", "--to", addr, "--job",
+                              "resumejob", src, NULL};
+        spawn(&send, args, set, -1);
+    }
+    t0 = now_ms();
+    while (now_ms() - t0 < 20000 && bytes_under(land) < (24ull << 20) &&
+           waitpid(send.pid, NULL, WNOHANG) == 0) {
+        usleep(1000);
+    }
+    cr_assert_eq(waitpid(send.pid, &send.status, WNOHANG), 0,
+                 "cpn send finished before it could be killed");
+    kill(send.pid, SIGKILL);
+    reap(&send, 5000);
+    usleep(300000);
+    path_join(final, sizeof(final), land, "resumejob");
+    cr_assert_neq(access(final, F_OK), 0, "%s visible before the task "
+                  "verified", final);
+    dir = opendir(land);
+    cr_assert_not_null(dir);
+    while ((de = readdir(dir)) != NULL) {
+        kept += strncmp(de->d_name, ".cpn-resume.", 12) == 0;
+    }
+    closedir(dir);
+    cr_assert_eq(kept, 2, "the receiver kept no resume state");
+    {
+        const char *args[] = {"send", "--resume", "--quiet", "--to", addr,
+                              "--job", "resumejob", "--timeout", "90", src,
+                              NULL};
+
+        rc = run(args, set, 95000, &out, &err);
+    }
+    cr_assert_eq(rc, 0, "cpn send --resume exited %d:\n%s", rc, err);
+    free(out);
+    free(err);
+    path_join(landed, sizeof(landed), final, "resume.bin");
+    cr_assert(files_equal(src, landed), "%s is not byte-exact", landed);
+    dir = opendir(land);
+    cr_assert_not_null(dir);
+    while ((de = readdir(dir)) != NULL) {
+        cr_expect(strncmp(de->d_name, ".cpn-", 5) != 0, "%s left in %s",
+                  de->d_name, land);
+    }
+    closedir(dir);
+    stop_serve(&serve);
+}
+
 /* Kill the sender once part of a large task has been staged. */
 static void send_and_kill_sender(const char *addr, const char *src,
                                  const char *land, const char *job,

@@ -43,6 +43,11 @@ static void cli_send_help(FILE *out)
             "  -t, --transport NAME    transport (default: CPN_SITE_TRANSPORT or ucx)\n"
             "  -w, --timeout SECONDS   give up (and cancel) after this long; units\n"
             "                          ms, s, m, h allowed (default: no limit)\n"
+            "  -r, --resume            when the connection is lost (receiver restarted,\n"
+            "                          link cut), reconnect and offer the task again\n"
+            "                          until it lands or --timeout passes; the receiver\n"
+            "                          keeps the chunks it verified, so only the missing\n"
+            "                          ones travel (any new offer of the same task resumes)\n"
             "  -j, --json              print the receipt as JSON on stdout\n"
             "  -q, --quiet             no progress bar, no summary (errors still show)\n"
             "  -h, --help              this help\n"
@@ -212,6 +217,50 @@ static cpn_status_t cli_send_wait(cpn_task_t *task, int timeout_ms,
     return *timed_out_p ? CPN_ERR_TIMEOUT : CPN_ERR_CANCELED;
 }
 
+/* Make the task: the job, its spec and every PATH, checked locally.
+ * @return CLI_EXIT_OK with *task_p set, or the exit code (words printed). */
+static int cli_send_make_task(cpn_site_t *site, const char *job,
+                              const char *spec_json, const char *spec,
+                              size_t spec_len, int argc, char **argv,
+                              int first, cpn_task_t **task_p)
+{
+    cpn_task_t *task;
+    cpn_status_t st;
+    int i;
+
+    st = cpn_task_create(site, job, &task);
+    if (st != CPN_OK) {
+        return cli_usage("send", "invalid job name '%s' (%s): pick one with "
+                         "--job", job, cpn_status_str(st));
+    }
+    if (spec_json != NULL || spec != NULL) {
+        st = cpn_task_set_spec(task, spec_json != NULL ? spec_json : spec,
+                               spec_json != NULL ? strlen(spec_json) : spec_len);
+        if (st != CPN_OK) {
+            fprintf(stderr, "cpn send: cannot attach the spec: %s\n",
+                    cpn_status_str(st));
+            cpn_task_destroy(task);
+            return cli_exit_code(st, 1);
+        }
+    }
+    for (i = first; i < argc; i++) {
+        st = cli_send_add(task, argv[i]);
+        if (st != CPN_OK) {
+            cpn_task_destroy(task);
+            return cli_exit_code(st, 1);
+        }
+    }
+    *task_p = task;
+    return CLI_EXIT_OK;
+}
+
+/* --resume: worth another try after this status? */
+static int cli_send_retryable(cpn_status_t st)
+{
+    return st == CPN_ERR_CONN_RESET || st == CPN_ERR_UNREACHABLE ||
+           st == CPN_ERR_TIMEOUT || st == CPN_ERR_TRANSPORT;
+}
+
 int cli_cmd_send(int argc, char **argv)
 {
     enum { OPT_KEY = 256, OPT_PEERS };
@@ -223,6 +272,7 @@ int cli_cmd_send(int argc, char **argv)
         {"transport", required_argument, NULL, 't'},
         {"timeout", required_argument, NULL, 'w'},
         {"json", no_argument, NULL, 'j'},
+        {"resume", no_argument, NULL, 'r'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {"key", required_argument, NULL, OPT_KEY},
@@ -232,7 +282,8 @@ int cli_cmd_send(int argc, char **argv)
     const char *key = NULL, *peers = NULL;
     const char *to = NULL, *job = NULL, *spec_file = NULL, *spec_json = NULL;
     const char *transport = NULL, *timeout_arg = NULL;
-    int c, i, as_json = 0, quiet = 0, timeout_ms = -1, rc;
+    int c, as_json = 0, quiet = 0, timeout_ms = -1, rc, resume = 0, tries;
+    uint64_t deadline = 0;
     int timed_out = 0, interrupted = 0;
     char *spec = NULL, job_buf[256];
     size_t spec_len = 0;
@@ -245,7 +296,7 @@ int cli_cmd_send(int argc, char **argv)
     cpn_status_t st;
 
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":T:J:s:S:t:w:jqh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":T:J:s:S:t:w:jqrh", opts, NULL)) != -1) {
         switch (c) {
         case 'T': to = optarg; break;
         case 'J': job = optarg; break;
@@ -254,6 +305,7 @@ int cli_cmd_send(int argc, char **argv)
         case 't': transport = optarg; break;
         case 'w': timeout_arg = optarg; break;
         case 'j': as_json = 1; break;
+        case 'r': resume = 1; break;
         case 'q': quiet = 1; break;
         case OPT_KEY: key = optarg; break;
         case OPT_PEERS: peers = optarg; break;
@@ -343,69 +395,81 @@ int cli_cmd_send(int argc, char **argv)
         }
         goto out_free;
     }
-    st = cpn_task_create(site, job, &task);
-    if (st != CPN_OK) {
-        rc = cli_usage("send", "invalid job name '%s' (%s): pick one with --job",
-                       job, cpn_status_str(st));
-        goto out_site;
+    if (timeout_ms > 0) {
+        deadline = cli_now_ns() + (uint64_t)timeout_ms * 1000000ull;
     }
-    if (spec_json != NULL || spec != NULL) {
-        st = cpn_task_set_spec(task, spec_json != NULL ? spec_json : spec,
-                               spec_json != NULL ? strlen(spec_json) : spec_len);
+    for (tries = 1;; tries++) {
+        int left_ms = timeout_ms;
+
+        if (deadline != 0) {
+            uint64_t now = cli_now_ns();
+
+            left_ms = now >= deadline ? 1 : (int)((deadline - now) / 1000000ull);
+        }
+        rc = cli_send_make_task(site, job, spec_json, spec, spec_len, argc,
+                                argv, optind, &task);
+        if (rc != CLI_EXIT_OK) {
+            goto out_site;
+        }
+
+        /* ---- the peer ---- */
+        st = cpn_site_connect(site, to, left_ms, &peer);
         if (st != CPN_OK) {
-            fprintf(stderr, "cpn send: cannot attach the spec: %s\n",
+            peer = NULL;
+            fprintf(stderr, "cpn send: cannot reach %s: %s\n", to,
                     cpn_status_str(st));
-            rc = cli_exit_code(st, 1);
-            goto out_task;
-        }
-    }
-    for (i = optind; i < argc; i++) {
-        st = cli_send_add(task, argv[i]);
-        if (st != CPN_OK) {
-            rc = cli_exit_code(st, 1);
-            goto out_task;
-        }
-    }
-
-    /* ---- the peer ---- */
-    st = cpn_site_connect(site, to, timeout_ms, &peer);
-    if (st != CPN_OK) {
-        fprintf(stderr, "cpn send: cannot reach %s: %s\n", to,
-                cpn_status_str(st));
-        rc = cli_exit_code(st, 0);
-        goto out_task;
-    }
-
-    /* ---- deliver and wait ---- */
-    cli_progress_init(&progress, !quiet);
-    memset(&cbs, 0, sizeof(cbs));
-    cbs.progress = cli_progress_cb;
-    cbs.arg = &progress;
-    st = cpn_task_deliver(task, peer, &cbs);
-    if (st == CPN_INPROGRESS) {
-        st = cli_send_wait(task, timeout_ms, &timed_out, &interrupted);
-    }
-    cli_progress_end(&progress);
-    if (st != CPN_OK) {
-        const char *why = cpn_task_error(task);
-
-        if (timed_out) {
-            fprintf(stderr, "cpn send: job %s to %s (%s) not done within "
-                    "--timeout %s; canceled\n", job, cpn_peer_name(peer), to,
-                    timeout_arg);
-        } else if (interrupted) {
-            fprintf(stderr, "cpn send: interrupted; job %s to %s (%s) "
-                    "canceled\n", job, cpn_peer_name(peer), to);
-        } else if (why[0] == '\0' || strstr(why, cpn_status_str(st)) != NULL) {
-            fprintf(stderr, "cpn send: job %s to %s (%s) failed: %s\n", job,
-                    cpn_peer_name(peer), to,
-                    why[0] != '\0' ? why : cpn_status_str(st));
+            rc = cli_exit_code(st, 0);
         } else {
-            fprintf(stderr, "cpn send: job %s to %s (%s) failed: %s (%s)\n",
-                    job, cpn_peer_name(peer), to, why, cpn_status_str(st));
+            /* ---- deliver and wait ---- */
+            cli_progress_init(&progress, !quiet);
+            memset(&cbs, 0, sizeof(cbs));
+            cbs.progress = cli_progress_cb;
+            cbs.arg = &progress;
+            st = cpn_task_deliver(task, peer, &cbs);
+            if (st == CPN_INPROGRESS) {
+                st = cli_send_wait(task, left_ms, &timed_out, &interrupted);
+            }
+            cli_progress_end(&progress);
+            if (st == CPN_OK) {
+                break;
+            }
+            {
+                const char *why = cpn_task_error(task);
+
+                if (timed_out) {
+                    fprintf(stderr, "cpn send: job %s to %s (%s) not done "
+                            "within --timeout %s; canceled\n", job,
+                            cpn_peer_name(peer), to, timeout_arg);
+                } else if (interrupted) {
+                    fprintf(stderr, "cpn send: interrupted; job %s to %s (%s) "
+                            "canceled\n", job, cpn_peer_name(peer), to);
+                } else if (why[0] == '\0' ||
+                           strstr(why, cpn_status_str(st)) != NULL) {
+                    fprintf(stderr, "cpn send: job %s to %s (%s) failed: %s\n",
+                            job, cpn_peer_name(peer), to,
+                            why[0] != '\0' ? why : cpn_status_str(st));
+                } else {
+                    fprintf(stderr, "cpn send: job %s to %s (%s) failed: %s "
+                            "(%s)\n", job, cpn_peer_name(peer), to, why,
+                            cpn_status_str(st));
+                }
+            }
+            rc = cli_exit_code(st, 0);
         }
-        rc = cli_exit_code(st, 0);
-        goto out_peer;
+        if (!resume || timed_out || interrupted || cli_send_stop ||
+            !cli_send_retryable(st) ||
+            (deadline != 0 && cli_now_ns() >= deadline)) {
+            goto out_peer;
+        }
+        fprintf(stderr, "cpn send: --resume: reconnecting to %s to resume "
+                "job %s (try %d)\n", to, job, tries + 1);
+        cpn_task_destroy(task);
+        task = NULL;
+        if (peer != NULL) {
+            cpn_peer_close(peer);
+            peer = NULL;
+        }
+        usleep(500000);
     }
 
     rc = CLI_EXIT_OK;
@@ -433,10 +497,8 @@ int cli_cmd_send(int argc, char **argv)
 out_peer:
     cpn_task_destroy(task);
     task = NULL;
-    cpn_peer_close(peer);
-out_task:
-    if (task != NULL) {
-        cpn_task_destroy(task);
+    if (peer != NULL) {
+        cpn_peer_close(peer);
     }
 out_site:
     cpn_site_close(site);
