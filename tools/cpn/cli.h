@@ -44,6 +44,10 @@ int cli_cmd_report(int argc, char **argv);
 /** `cpn keygen`: write a site key pair (cmd_keygen.c). */
 int cli_cmd_keygen(int argc, char **argv);
 
+/** The whole of file @p path, NUL-terminated, to free(); NULL when it cannot
+ *  be opened or memory runs out (errno says which). */
+char *cli_read_file(const char *path);
+
 /* ---- exit codes and messages (util.c) ---------------------------------- */
 
 /**

@@ -50,35 +50,6 @@ static const char *default_model(void)
     return CPN_MODEL_SOURCE;
 }
 
-static char *read_all(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    char *buf = NULL;
-    size_t len = 0, cap = 0, n;
-
-    if (f == NULL) {
-        return NULL;
-    }
-    do {
-        if (cap - len < 4096) {
-            char *b = realloc(buf, cap * 2 + 65536);
-
-            if (b == NULL) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = b;
-            cap = cap * 2 + 65536;
-        }
-        n = fread(buf + len, 1, cap - len - 1, f);
-        len += n;
-    } while (n > 0);
-    fclose(f);
-    buf[len] = '\0';
-    return buf;
-}
-
 /* Line rate from the devices of the bench's lanes ("tcp/eth0" -> eth0). */
 static void line_rate_from_lanes(cpn_assess_inputs_t *in)
 {
@@ -180,7 +151,7 @@ int cli_cmd_assess(int argc, char **argv)
     in.bench = json_array();
     in.receipts = json_array();
     for (int i = optind; i < argc; i++) {
-        char *text = read_all(argv[i]);
+        char *text = cli_read_file(argv[i]);
 
         if (text == NULL) {
             fprintf(stderr, "cpn assess: cannot read %s: %s\n", argv[i],

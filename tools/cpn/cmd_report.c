@@ -48,35 +48,6 @@ static void usage(FILE *out)
 
 /* ---- small helpers ----------------------------------------------------------- */
 
-static char *read_all(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    char *buf = NULL;
-    size_t len = 0, cap = 0, n;
-
-    if (f == NULL) {
-        return NULL;
-    }
-    do {
-        if (cap - len < 4096) {
-            char *b = realloc(buf, cap * 2 + 65536);
-
-            if (b == NULL) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = b;
-            cap = cap * 2 + 65536;
-        }
-        n = fread(buf + len, 1, cap - len - 1, f);
-        len += n;
-    } while (n > 0);
-    fclose(f);
-    buf[len] = '\0';
-    return buf;
-}
-
 /* HTML-escape @p s into @p out. */
 static void esc(FILE *out, const char *s)
 {
@@ -148,12 +119,12 @@ static void gnuplot(report_t *r, chart_t *c, const char *script,
     snprintf(cmd, sizeof(cmd), "gnuplot %s 2> %s/gnuplot.err", spath,
              r->tmpdir);
     rc = system(cmd);
-    svg = rc == 0 ? read_all(svg_path) : NULL;
+    svg = rc == 0 ? cli_read_file(svg_path) : NULL;
     if (svg == NULL) {
         char epath[128], *e;
 
         snprintf(epath, sizeof(epath), "%s/gnuplot.err", r->tmpdir);
-        e = read_all(epath);
+        e = cli_read_file(epath);
         snprintf(c->note, sizeof(c->note), "gnuplot failed: %.200s",
                  e ? e : "?");
         free(e);
@@ -916,7 +887,7 @@ static int write_md(report_t *r, const char *path, const char *title)
 
 static int add_file(report_t *r, cpn_assess_inputs_t *in, const char *path)
 {
-    char *text = read_all(path), err[512];
+    char *text = cli_read_file(path), err[512];
     json_t *j;
 
     if (text == NULL) {

@@ -423,3 +423,32 @@ void cli_progress_cb(void *arg, cpn_task_t *task, uint64_t done,
     (void)task;
     cli_progress_update(arg, done, total);
 }
+
+char *cli_read_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *buf = NULL;
+    size_t len = 0, cap = 0, n;
+
+    if (f == NULL) {
+        return NULL;
+    }
+    do {
+        if (cap - len < 4096) {
+            char *b = realloc(buf, cap * 2 + 65536);
+
+            if (b == NULL) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = b;
+            cap = cap * 2 + 65536;
+        }
+        n = fread(buf + len, 1, cap - len - 1, f);
+        len += n;
+    } while (n > 0);
+    fclose(f);
+    buf[len] = '\0';
+    return buf;
+}
