@@ -1202,6 +1202,15 @@ static cpn_status_t cpn_ucx_key_unpack(cpn_tp_ep_t *tep, const void *buf,
     rkey->len = hdr.len;
     rkey->super.ep = tep;
     rkey->refs = 1;
+    {
+        void *ptr;
+
+        /* Once per key, not per chunk: is the region mapped here? */
+        if (hdr.len > 0 &&
+            ucp_rkey_ptr(rkey->rkey, hdr.base, &ptr) == UCS_OK) {
+            rkey->mapped = ptr;
+        }
+    }
     rkey->packed_len = (uint16_t)len;
     memcpy(rkey->packed, buf, len);
     if (ep->closing) {
@@ -1550,17 +1559,16 @@ static cpn_status_t cpn_ucx_key_ptr(cpn_tp_rkey_t *trkey, uint64_t raddr,
 {
     cpn_ucx_rkey_t *rkey = cpn_container_of(trkey, cpn_ucx_rkey_t, super);
     cpn_ucx_iface_t *iface = cpn_ucx_iface_of(trkey->ep->iface);
-    ucs_status_t status;
 
-    if (iface->put_mode != CPN_UCX_PUT_AUTO) {
+    if (rkey->mapped == NULL || iface->put_mode != CPN_UCX_PUT_AUTO) {
         return CPN_ERR_UNSUPPORTED;
     }
     if (cpn_unlikely(raddr < rkey->base || len > rkey->len ||
                      raddr - rkey->base > rkey->len - len)) {
         return CPN_ERR_INVALID;
     }
-    status = ucp_rkey_ptr(rkey->rkey, raddr, ptr_p);
-    return status == UCS_OK ? CPN_OK : CPN_ERR_UNSUPPORTED;
+    *ptr_p = rkey->mapped + (raddr - rkey->base);
+    return CPN_OK;
 }
 
 /* What UCX says about the ep (ucp_ep_print_info), as a string to free;

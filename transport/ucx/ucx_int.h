@@ -181,6 +181,8 @@ struct cpn_ucx_rkey {
     uint32_t region; /**< the target's region id, for AM puts */
     uint64_t base;   /**< the target region, to check puts against */
     uint64_t len;
+    uint8_t *mapped;      /**< the region's base mapped here (ucp_rkey_ptr
+                               at unpack), or NULL: key_ptr is arithmetic */
     cpn_ucx_ep_t *owner;  /**< ep whose cache holds it; NULL: orphaned, freed
                                at its last release */
     cpn_ucx_rkey_t *cnext; /**< the owner's cache, most recent first */
