@@ -1247,7 +1247,22 @@ out:
 void cpn_bench_client_close(cpn_bench_client_t *c)
 {
     json_t *bye = json_object();
+    struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+    char drain[256];
 
+    /* BYE first, and wait (up to 10 s) for the server to close its end,
+     * which it does after closing its transport: a peer that goes away
+     * while the other still polls its port can take memory from under it
+     * (net_memif's regions belong to the client side). */
+    json_object_set_new(bye, "bye", json_true());
+    cpn__bench_boot_send(c->fd, bye, 2000);
+    json_decref(bye);
+    for (int i = 0; i < 100 && poll(&pfd, 1, 100) >= 0; i++) {
+        if ((pfd.revents & (POLLIN | POLLHUP | POLLERR)) != 0 &&
+            read(c->fd, drain, sizeof(drain)) <= 0) {
+            break; /* EOF: the server is done */
+        }
+    }
     if (c->tcli != NULL) {
         cpn__bench_task_cli_close(c->tcli);
     }
@@ -1258,9 +1273,6 @@ void cpn_bench_client_close(cpn_bench_client_t *c)
         region_free(&c->st[i].s);
     }
     c->ops->close(c->iface);
-    json_object_set_new(bye, "bye", json_true());
-    cpn__bench_boot_send(c->fd, bye, 2000);
-    json_decref(bye);
     close(c->fd);
     free(c->hist);
     free(c);
