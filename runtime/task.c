@@ -87,8 +87,11 @@ void cpn_task_destroy(cpn_task_t *task)
     if (task == NULL) {
         return;
     }
-    if (task->state != CPN_TASK_NEW && task->state != CPN_TASK_DONE) {
-        cpn_task_cancel(task);
+    if (task->state != CPN_TASK_NEW && task->state != CPN_TASK_DONE &&
+        cpn_task_cancel(task) == CPN_ERR_BUSY) {
+        /* past the commit: the caller gives up on the receipt */
+        cpn__task_fail(task, CPN_ERR_CANCELED, "destroyed while waiting for "
+                       "the receipt (the receiver may have landed it)");
     }
     /* Puts still in flight point into this task: let them finish. */
     deadline = cpn_deadline_ns(5000);
@@ -419,6 +422,14 @@ cpn_status_t cpn_task_cancel(cpn_task_t *task)
     if (task == NULL || task->state == CPN_TASK_NEW ||
         task->state == CPN_TASK_DONE) {
         return CPN_ERR_INVALID;
+    }
+    if (task->state == CPN_TASK_COMMITTED) {
+        /* Every chunk is verified and COMMIT is on its way: the receiver
+         * lands the task as it reads it, so a CANCEL could only race it and
+         * leave a "canceled" task landed. The receipt (or an error) decides. */
+        cpn_info("task %s to %s: too late to cancel: committed, waiting for "
+                 "the receipt", task->job, task->peer->name);
+        return CPN_ERR_BUSY;
     }
     cpn__task_fail(task, CPN_ERR_CANCELED, "canceled by the sender");
     return CPN_OK;

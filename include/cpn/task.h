@@ -98,7 +98,11 @@ CPN_API cpn_status_t cpn_task_wait(cpn_task_t *task, int timeout_ms);
 /**
  * Cancel a task in flight: the receiver drops what it staged, nothing lands,
  * and the task ends with CPN_ERR_CANCELED (the done callback runs).
- * @return CPN_OK; CPN_ERR_INVALID when the task is not in flight.
+ * Once every chunk is verified and the commit is sent, it is too late: the
+ * receiver lands the task when the commit arrives, so the task goes on to
+ * its receipt (or its error) and this returns CPN_ERR_BUSY.
+ * @return CPN_OK; CPN_ERR_BUSY when too late (committed); CPN_ERR_INVALID
+ *         when the task is not in flight.
  */
 CPN_API cpn_status_t cpn_task_cancel(cpn_task_t *task);
 

@@ -574,6 +574,51 @@ Test(deliver, version_mismatch_is_clear)
     teardown_sites();
 }
 
+/* A cancel that comes after the commit is too late: every chunk is
+ * verified and the receiver lands the task as it reads COMMIT, so the
+ * cancel says CPN_ERR_BUSY and the task goes on to its receipt; what landed
+ * and what the sender reports agree. */
+Test(deliver, cancel_after_commit_is_too_late)
+{
+    const size_t size = 4 * MiB;
+    cpn_task_t *task;
+    cpn_peer_t *peer;
+    uint8_t *buf = malloc(size);
+    char path[512];
+    uint64_t deadline;
+
+    cr_assert_not_null(buf);
+    memset(buf, 0x3c, size);
+    setup_sites(8 * MiB, 1 * MiB);
+    start_rx();
+    peer = connect_tx();
+    cr_assert_eq(cpn_task_create(tx, "late", &task), CPN_OK);
+    cr_assert_eq(cpn_task_add_mem(task, "x", buf, size, NULL), CPN_OK);
+    cr_assert_eq(cpn_task_deliver(task, peer, NULL), CPN_INPROGRESS);
+    /* drive only the sender, and stop the moment COMMIT is out */
+    deadline = cpn_time_ns() + 30000000000ull;
+    while (task->state != CPN_TASK_COMMITTED &&
+           task->state != CPN_TASK_DONE && cpn_time_ns() < deadline) {
+        cpn_site_progress(tx);
+    }
+    cr_assert_eq(task->state, CPN_TASK_COMMITTED, "the task never stood "
+                 "committed (state %d): %s", (int)task->state,
+                 cpn_task_error(task));
+    cr_assert_eq(cpn_task_cancel(task), CPN_ERR_BUSY);
+    cr_assert_eq(cpn_task_status(task), CPN_INPROGRESS);
+    cr_assert_eq(cpn_task_wait(task, 30000), CPN_OK, "%s",
+                 cpn_task_error(task));
+    cr_assert_not_null(cpn_task_receipt(task));
+    wait_landed_or_failed(1, 0);
+    snprintf(path, sizeof(path), "%s/late/x", rx.land);
+    cr_assert_eq(access(path, F_OK), 0, "the receipt came but %s is missing",
+                 path);
+    cpn_task_destroy(task);
+    free(buf);
+    cpn_peer_close(peer);
+    teardown_sites();
+}
+
 Test(deliver, nothing_listening_fails_within_timeout)
 {
     cpn_peer_t *peer = NULL;
@@ -592,6 +637,9 @@ Test(deliver, nothing_listening_fails_within_timeout)
     teardown_sites();
 }
 
+/* A wait that times out leaves the task running to its receipt; a cancel
+ * before the commit ends it with CPN_ERR_CANCELED at both ends, and
+ * nothing of it is left in the landing directory. */
 Test(deliver, wait_timeout_does_not_cancel_then_cancel)
 {
     const size_t size = 256 * MiB;

@@ -630,8 +630,9 @@ static int cli_demo_run(cli_demo_t *d)
     while (st == CPN_INPROGRESS) {
         cpn_task_wait(task, 100);
         st = cpn_task_status(task);
-        if (st == CPN_INPROGRESS && cli_demo_stop) {
-            cpn_task_cancel(task);
+        if (st == CPN_INPROGRESS && cli_demo_stop &&
+            cpn_task_cancel(task) != CPN_ERR_BUSY) {
+            /* (BUSY: committed, the receipt is on its way: wait for it) */
             cpn_task_wait(task, 2000);
             st = CPN_ERR_CANCELED;
         }

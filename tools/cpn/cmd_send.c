@@ -212,7 +212,17 @@ static cpn_status_t cli_send_wait(cpn_task_t *task, int timeout_ms,
             break;
         }
     }
-    cpn_task_cancel(task);
+    if (cpn_task_cancel(task) == CPN_ERR_BUSY) {
+        /* too late: committed, the receiver is landing it; its receipt (or
+         * the peer's silence, within CPN_SITE_PEER_TIMEOUT) decides */
+        cpn_task_wait(task, -1);
+        if (cpn_task_status(task) == CPN_OK) {
+            *timed_out_p = 0;
+            *interrupted_p = 0;
+            return CPN_OK;
+        }
+        return cpn_task_status(task);
+    }
     cpn_task_wait(task, 2000); /* let the receiver hear of it */
     return *timed_out_p ? CPN_ERR_TIMEOUT : CPN_ERR_CANCELED;
 }
