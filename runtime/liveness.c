@@ -117,4 +117,5 @@ void cpn__liveness_tick(cpn_site_t *site)
     site->live_next_ns = now + LIVE_PERIOD_NS;
     check_peers(site, now);
     check_deadlines(site, now);
+    (void)cpn__resume_sweep(site, now);
 }

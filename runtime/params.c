@@ -44,6 +44,9 @@ static const cpn_config_field_t site_fields[] = {
       timeout_ms),
     F("FSYNC", "n", "receiver: fsync landed files before they appear",
       CPN_CFG_BOOL, fsync),
+    F("RESUME_KEEP", "24h", "receiver: remove what a cut-off task left for "
+      "its resume when it was not offered again for this long; inf: keep",
+      CPN_CFG_TIME_MS, resume_keep_ms),
     F("KEY_FILE", NULL, "this site's secret key (cpn keygen); must be mode 0600",
       CPN_CFG_STRING, key_file),
     F("PEERS_FILE", NULL, "public keys of trusted sites; set: only they may "

@@ -55,9 +55,11 @@ cpn_status_t cpn__receipt_build_sender(cpn_task_t *task,
     r->chunks = task->chunks_sent;
     r->mapped_chunks = task->chunks_mapped;
     r->retries = m->retries;
+    r->resumed_chunks = task->chunks_skipped;
+    r->resumed_bytes = task->bytes_skipped;
     r->elapsed_ns = task->t_end - task->t_start;
-    r->goodput_gbps = r->elapsed_ns ? (double)r->bytes * 8.0 /
-                                          (double)r->elapsed_ns
+    r->goodput_gbps = r->elapsed_ns ? (double)(r->bytes - r->resumed_bytes) *
+                                          8.0 / (double)r->elapsed_ns
                                     : 0.0;
     if (task->chunk_hist != NULL && task->chunk_hist->count > 0) {
         r->chunk_p50_us = (double)cpn_hist_percentile(task->chunk_hist, 50) /
@@ -122,6 +124,10 @@ cpn_status_t cpn_receipt_to_json(const cpn_receipt_t *r, int pretty,
     json_object_set_new(root, "inline_objects",
                         json_integer((json_int_t)r->inline_objects));
     json_object_set_new(root, "retries", json_integer((json_int_t)r->retries));
+    json_object_set_new(root, "resumed_chunks",
+                        json_integer((json_int_t)r->resumed_chunks));
+    json_object_set_new(root, "resumed_bytes",
+                        json_integer((json_int_t)r->resumed_bytes));
     json_object_set_new(root, "elapsed_ns",
                         json_integer((json_int_t)r->elapsed_ns));
     json_object_set_new(root, "goodput_gbps", json_real(r->goodput_gbps));

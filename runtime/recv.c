@@ -182,6 +182,7 @@ cpn_status_t cpn__land_prepare(cpn_site_t *site)
         }
     }
     closedir(d);
+    (void)cpn__resume_sweep(site, cpn_time_ns());
     return CPN_OK;
 }
 
@@ -277,10 +278,13 @@ static void rtask_report(cpn_rtask_t *rt, cpn_status_t status,
     r.landed_at = landed_at ? landed_at : "";
     r.bytes = rt->bytes_verified;
     r.objects = rt->nobj;
-    r.chunks = rt->chunks_verified;
+    r.chunks = rt->chunks_verified - rt->chunks_resumed;
     r.retries = rt->retries;
+    r.resumed_chunks = rt->chunks_resumed;
+    r.resumed_bytes = rt->bytes_resumed;
     r.elapsed_ns = cpn_time_ns() - rt->t_start;
-    r.goodput_gbps = r.elapsed_ns ? (double)r.bytes * 8.0 / (double)r.elapsed_ns
+    r.goodput_gbps = r.elapsed_ns ? (double)(r.bytes - r.resumed_bytes) * 8.0 /
+                                        (double)r.elapsed_ns
                                   : 0.0;
     for (i = 0; ro != NULL && i < rt->nobj; i++) {
         ro[i].name = rt->obj[i].name;

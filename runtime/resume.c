@@ -22,15 +22,21 @@
  * LAND/JOB only once the whole task verified, then the journal removed.
  * Any other failure (cancel, checksum, disk) removes both. The journal is
  * locked (flock), so a second offer of the same task at the same time gets
- * an ordinary temporary directory instead. */
+ * an ordinary temporary directory instead. State whose task is not offered
+ * again within CPN_SITE_RESUME_KEEP is removed by a sweep (site open, then
+ * at most every minute), so a sender that never comes back costs no disk
+ * for ever. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/compiler.h"
@@ -145,6 +151,8 @@ static uint64_t journal_load(cpn_rtask_t *rt)
         rt->chunks_verified++;
         rt->chunks_to_grant--;
         rt->bytes_verified += len;
+        rt->chunks_resumed++;
+        rt->bytes_resumed += len;
         if (o->verified == o->nchunks) {
             o->done = 1;
         }
@@ -372,4 +380,139 @@ void cpn__resume_close(cpn_rtask_t *rt)
     rt->jpath = NULL;
     free(rt->jbuf);
     rt->jbuf = NULL;
+}
+
+static int64_t mtime_ns(const struct stat *sb)
+{
+    return (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec;
+}
+
+/* Remove @p key_name's state under the land directory: the directory
+ * LAND/.cpn-resume.KEY and its journal, if the journal is not locked (a task
+ * using it now) and neither was written to since @p cutoff (wall clock, ns).
+ * @return the bytes removed, or -1 when it was kept. */
+static int64_t sweep_one(cpn_site_t *site, const char *key_name,
+                         int64_t cutoff)
+{
+    char *dir = NULL, *jpath = NULL;
+    struct stat ds, js;
+    int64_t bytes = -1;
+    int fd = -1, has_dir, has_j;
+
+    if (asprintf(&dir, "%s/%s", site->land_dir, key_name) < 0) {
+        return -1;
+    }
+    if (asprintf(&jpath, "%s.journal", dir) < 0) {
+        free(dir);
+        return -1;
+    }
+    has_dir = lstat(dir, &ds) == 0 && S_ISDIR(ds.st_mode);
+    has_j = lstat(jpath, &js) == 0 && S_ISREG(js.st_mode);
+    if ((has_j && mtime_ns(&js) > cutoff) ||
+        (has_dir && mtime_ns(&ds) > cutoff) ||
+        (!has_dir && !has_j)) {
+        goto out;
+    }
+    if (has_j) {
+        fd = open(jpath, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            goto out; /* a task is resuming from it right now */
+        }
+    }
+    bytes = 0;
+    if (has_dir) {
+        DIR *d = opendir(dir);
+        struct dirent *e;
+        struct stat fs;
+
+        while (d != NULL && (e = readdir(d)) != NULL) {
+            if (fstatat(dirfd(d), e->d_name, &fs, AT_SYMLINK_NOFOLLOW) == 0 &&
+                S_ISREG(fs.st_mode)) {
+                bytes += (int64_t)fs.st_blocks * 512;
+            }
+        }
+        if (d != NULL) {
+            closedir(d);
+        }
+        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    if (has_j) {
+        unlink(jpath); /* last: a crash in between leaves a bare journal,
+                          which the next sweep removes */
+    }
+out:
+    if (fd >= 0) {
+        close(fd);
+    }
+    free(jpath);
+    free(dir);
+    return bytes;
+}
+
+unsigned cpn__resume_sweep(cpn_site_t *site, uint64_t now_ns)
+{
+    const int keep_ms = site->params.resume_keep_ms;
+    const size_t plen = strlen(RESUME_PREFIX);
+    uint64_t period_ns;
+    struct dirent *e;
+    unsigned n = 0;
+    struct timespec ts;
+    int64_t cutoff;
+    DIR *d;
+
+    if (site->land_dir == NULL || keep_ms <= 0 ||
+        now_ns < site->sweep_next_ns) {
+        return 0;
+    }
+    /* often enough that state goes within about 1.5 times its keep */
+    period_ns = (uint64_t)keep_ms * 500000ull;
+    period_ns = CPN_MIN(period_ns, 60ull * 1000000000ull);
+    site->sweep_next_ns = now_ns + CPN_MAX(period_ns, 100000000ull);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    cutoff = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec -
+             (int64_t)keep_ms * 1000000;
+    d = opendir(site->land_dir);
+    if (d == NULL) {
+        return 0;
+    }
+    while ((e = readdir(d)) != NULL) {
+        char key_name[64];
+        const char *k = e->d_name;
+        size_t len = strlen(k);
+        int64_t bytes;
+
+        if (strncmp(k, RESUME_PREFIX, plen) != 0) {
+            continue;
+        }
+        /* ".cpn-resume.KEY" or ".cpn-resume.KEY.journal": both lead to KEY */
+        if (len > 8 && strcmp(k + len - 8, ".journal") == 0) {
+            len -= 8;
+        } else if (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN) {
+            continue;
+        } else {
+            char jp[PATH_MAX];
+
+            /* a directory with a journal is handled from the journal */
+            if (snprintf(jp, sizeof(jp), "%s/%s.journal", site->land_dir, k) <
+                    (int)sizeof(jp) &&
+                access(jp, F_OK) == 0) {
+                continue;
+            }
+        }
+        if (len >= sizeof(key_name)) {
+            continue;
+        }
+        memcpy(key_name, k, len);
+        key_name[len] = '\0';
+        bytes = sweep_one(site, key_name, cutoff);
+        if (bytes >= 0) {
+            n++;
+            cpn_info("site %s: removed %s/%s: the resume state (%lld bytes) "
+                     "of a task not offered again within "
+                     "CPN_SITE_RESUME_KEEP (%d s)", site->name, site->land_dir,
+                     key_name, (long long)bytes, (keep_ms + 999) / 1000);
+        }
+    }
+    closedir(d);
+    return n;
 }

@@ -208,6 +208,9 @@ struct cpn_rtask {
     uint64_t chunks_total;    /* chunks expected through slots or sinks */
     uint64_t chunks_verified;
     uint64_t chunks_to_grant; /* slot chunks not yet given a slot */
+    uint64_t chunks_resumed;  /* of chunks_verified: read back from the
+                                 journal of an earlier try */
+    uint64_t bytes_resumed;
     uint32_t slots_held;
     uint64_t retries;
     int committed;
@@ -263,6 +266,7 @@ struct cpn_site {
     int dead_peers;           /* some peer waits for close_pending handling */
     cpn_auth_t *auth;         /* keys (auth.c); NULL: none configured */
     uint64_t live_next_ns;    /* next deadline/keepalive look (liveness.c) */
+    uint64_t sweep_next_ns;   /* next look for stale resume state (resume.c) */
     unsigned live_tick;
 };
 
@@ -335,6 +339,11 @@ void cpn__resume_note(cpn_rtask_t *rt, uint32_t obj, uint64_t ci,
 /** The task ends: keep its directory and journal for a later try when
  *  rt->keep_partial, else remove the journal (the caller removes tmpdir). */
 void cpn__resume_close(cpn_rtask_t *rt);
+/** Receiver: remove the resume state (journal and directory) of tasks not
+ *  offered again within CPN_SITE_RESUME_KEEP and not in use now; runs at
+ *  site open and from the liveness tick, at most every minute.
+ *  @return how many tasks' state it removed. */
+unsigned cpn__resume_sweep(cpn_site_t *site, uint64_t now_ns);
 
 /* limits.c */
 /** Site-wide checks of an offer before anything is written: bytes of all

@@ -43,8 +43,13 @@ struct cpn_receipt {
                                  host); the rest went by transport put */
     uint64_t inline_objects;/**< objects that rode in the offer */
     uint64_t retries;       /**< chunks sent again after a failed check */
+    uint64_t resumed_chunks;/**< chunks the receiver already held, verified,
+                                 from an earlier try of this task (resume):
+                                 not sent again, not in @ref chunks */
+    uint64_t resumed_bytes; /**< their bytes; goodput counts only the rest */
     uint64_t elapsed_ns;    /**< sender: deliver() to receipt; receiver: offer to landing */
-    double goodput_gbps;    /**< bytes * 8 / elapsed, in Gb/s */
+    double goodput_gbps;    /**< (bytes - resumed_bytes) * 8 / elapsed, in
+                                 Gb/s: what this try moved */
     double chunk_p50_us;    /**< chunk put-to-verified latency, median */
     double chunk_p99_us;    /**< ... 99th percentile */
     size_t nobjects;        /**< entries in @ref object */

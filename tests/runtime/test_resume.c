@@ -26,6 +26,7 @@
 
 #include <cpn/cpn.h>
 
+#include "core/clock.h"
 #include "runtime/site_int.h"
 
 #define MiB (1024ull * 1024)
@@ -440,5 +441,40 @@ Test(resume, changed_source_is_not_mixed)
     snprintf(landed, sizeof(landed), "%s/model.bin", final);
     assert_same_file(src, landed);
     cr_assert_eq(count_prefix(".cpn-resume."), 0, "resume state left over");
+    rx_kill();
+}
+
+/* A task cut off and never offered again: what the receiver kept for its
+ * resume stays for CPN_SITE_RESUME_KEEP, then the running site removes it
+ * (journal and directory), and nothing else in the landing directory. */
+Test(resume, unclaimed_state_is_removed)
+{
+    tx_ctl_t ctl = { .kill_at = size / 4 };
+    char other[400];
+    uint64_t t0;
+    tx_report_t r;
+    FILE *f;
+
+    cr_assert_eq(setenv("CPN_SITE_RESUME_KEEP", "2s", 1), 0);
+    rx_start();
+    unsetenv("CPN_SITE_RESUME_KEEP");
+    snprintf(other, sizeof(other), "%s/unrelated.txt", land);
+    f = fopen(other, "w");
+    cr_assert_not_null(f);
+    fputs("not cpn's\n", f);
+    fclose(f);
+    cr_assert_eq(tx_try("unclaimed", ctl, &r), 0, "the sender was not killed");
+    cr_assert_eq(count_prefix(".cpn-resume."), 2, "no resume state kept");
+    t0 = cpn_time_ns();
+    while (count_prefix(".cpn-resume.") > 0 &&
+           cpn_time_ns() - t0 < 10000000000ull) {
+        usleep(50000);
+    }
+    cr_assert_eq(count_prefix(".cpn-resume."), 0, "resume state still there "
+                 "%.1f s after the sender died (keep: 2 s)",
+                 (double)(cpn_time_ns() - t0) / 1e9);
+    cr_assert_geq(cpn_time_ns() - t0, 1500000000ull, "removed before its "
+                  "keep time");
+    cr_assert_eq(access(other, F_OK), 0, "the sweep removed %s", other);
     rx_kill();
 }

@@ -413,10 +413,11 @@ static uint64_t bytes_under(const char *root)
 
 /* ---- cpn serve ------------------------------------------------------------ */
 
-/* Start `cpn serve` on 127.0.0.1:0 landing in @p land, with @p extra
+/* Start `cpn serve` on @p listen landing in @p land, with @p extra
  * options, and learn its address through --ready-fd. */
-static void start_serve(proc_t *p, const char *land, const char *const *extra,
-                        const char *const *set, char *addr, size_t addr_len)
+static void start_serve_at(proc_t *p, const char *listen, const char *land,
+                           const char *const *extra, const char *const *set,
+                           char *addr, size_t addr_len)
 {
     const char *args[24];
     char fdarg[16];
@@ -430,7 +431,7 @@ static void start_serve(proc_t *p, const char *land, const char *const *extra,
     snprintf(fdarg, sizeof(fdarg), "%d", pfd[1]);
     args[n++] = "serve";
     args[n++] = "--listen";
-    args[n++] = "127.0.0.1:0";
+    args[n++] = listen;
     args[n++] = "--land";
     args[n++] = land;
     args[n++] = "--ready-fd";
@@ -467,6 +468,13 @@ static void start_serve(proc_t *p, const char *land, const char *const *extra,
         cr_assert_fail("cpn serve gave no address on --ready-fd; stderr:\n%s",
                        err);
     }
+}
+
+/* Start `cpn serve` on a port it picks. */
+static void start_serve(proc_t *p, const char *land, const char *const *extra,
+                        const char *const *set, char *addr, size_t addr_len)
+{
+    start_serve_at(p, "127.0.0.1:0", land, extra, set, addr, addr_len);
 }
 
 /* Stop `cpn serve` with SIGTERM; it must exit 0 promptly. */
@@ -940,6 +948,84 @@ Test(cli_loopback, send_resume_after_sender_killed, .timeout = 120)
                   de->d_name, land);
     }
     closedir(dir);
+    stop_serve(&serve);
+}
+
+/* Reconnection: the receiving `cpn serve` is killed with SIGKILL half-way
+ * through a task and started again on the same address, while
+ * `cpn send --resume` keeps running. The restarted site must listen again
+ * at once although its previous life's connections still hold the port
+ * (a plain TCP connection this test keeps open leaves one of them in
+ * FIN_WAIT2, as a peer that has not noticed yet does), and the sender
+ * reconnects and resumes: only the missing chunks travel, and the file
+ * lands byte-exact. */
+Test(cli_loopback, receiver_restarted_same_port, .timeout = 120)
+{
+    char src[PATH_MAX], land[PATH_MAX], addr[256], addr2[256];
+    char landed[PATH_MAX];
+    const char *set[] = {"UCX_TLS=tcp", NULL};
+    const char *serve_opts[] = {"--quiet", NULL};
+    const uint64_t size = 128ull << 20;
+    struct sockaddr_in sin = { .sin_family = AF_INET };
+    proc_t serve, send;
+    uint64_t t0;
+    json_error_t jerr;
+    json_t *receipt;
+    char *out, *err, *colon;
+    int rc, holder;
+
+    path_join(src, sizeof(src), test_dir, "restart.bin");
+    path_join(land, sizeof(land), test_dir, "land");
+    write_file(src, size, 23);
+    start_serve(&serve, land, serve_opts, set, addr, sizeof(addr));
+    colon = strrchr(addr, ':');
+    cr_assert_not_null(colon, "no port in %s", addr);
+    sin.sin_port = htons((uint16_t)atoi(colon + 1));
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    holder = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(holder, 0);
+    cr_assert_eq(connect(holder, (struct sockaddr *)&sin, sizeof(sin)), 0,
+                 "cannot connect to %s: %s", addr, strerror(errno));
+    {
+        const char *args[] = {"send", "--resume", "--json", "--to", addr,
+                              "--job", "restartjob", "--timeout", "90", src,
+                              NULL};
+        spawn(&send, args, set, -1);
+    }
+    t0 = now_ms();
+    while (now_ms() - t0 < 20000 && bytes_under(land) < (24ull << 20) &&
+           waitpid(send.pid, NULL, WNOHANG) == 0) {
+        usleep(1000);
+    }
+    cr_assert_eq(waitpid(send.pid, &send.status, WNOHANG), 0,
+                 "cpn send finished before the receiver could be killed");
+    kill(serve.pid, SIGKILL);
+    reap(&serve, 5000);
+    /* at once, on the same address, the holder's connection still open */
+    start_serve_at(&serve, addr, land, serve_opts, set, addr2, sizeof(addr2));
+    cr_assert_str_eq(addr2, addr);
+    close(holder);
+    rc = reap(&send, 95000);
+    out = slurp(send.out);
+    err = slurp(send.err);
+    cr_assert_eq(rc, 0, "cpn send --resume exited %d:\n%s", rc, err);
+    cr_expect(strstr(err, "reconnecting") != NULL, "no reconnection:\n%s",
+              err);
+    receipt = json_loads(out, 0, &jerr);
+    cr_assert_not_null(receipt, "the receipt is not JSON (%s):\n%s",
+                       jerr.text, out);
+    cr_expect_gt(json_int_field(receipt, "resumed_chunks"), 0,
+                 "nothing was resumed:\n%s", out);
+    /* 1 MiB chunks (CPN_SITE_CHUNK_SIZE's default): each sent or resumed */
+    cr_expect_eq(json_int_field(receipt, "resumed_chunks") +
+                 json_int_field(receipt, "chunks"), (json_int_t)(size >> 20),
+                 "%s", out);
+    cr_expect_eq(json_int_field(receipt, "bytes"), (json_int_t)size);
+    json_decref(receipt);
+    path_join(landed, sizeof(landed), land, "restartjob/restart.bin");
+    cr_assert(files_equal(src, landed), "%s is not byte-exact", landed);
+    free(out);
+    free(err);
     stop_serve(&serve);
 }
 

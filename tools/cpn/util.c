@@ -302,6 +302,11 @@ void cli_print_receipt(FILE *out, const cpn_receipt_t *r, size_t max_objects)
     if (r->retries > 0) {
         fprintf(out, ", %llu retried", (unsigned long long)r->retries);
     }
+    if (r->resumed_chunks > 0) {
+        fprintf(out, ", %llu resumed (%s held by the receiver from an "
+                "earlier try)", (unsigned long long)r->resumed_chunks,
+                cli_fmt_bytes(r->resumed_bytes, b1, sizeof(b1)));
+    }
     fprintf(out, "\ntransport   %s, lanes: %s\n", r->transport,
             r->lanes[0] != '\0' ? r->lanes : "-");
 

@@ -460,7 +460,8 @@ static void cpn_ucx_op_defer(cpn_ucx_iface_t *iface, cpn_ucx_op_t *op)
 }
 
 /* Hand @p status to the op's user callback, once; CPN_ERR_CANCELED for every
- * op of an endpoint the runtime closed; nothing at all while closing. */
+ * op of an endpoint the runtime closed, CPN_ERR_CONN_RESET for those UCX
+ * canceled itself; nothing at all while closing. */
 static void cpn_ucx_op_complete(cpn_ucx_iface_t *iface, cpn_ucx_op_t *op,
                                 cpn_status_t status)
 {
@@ -472,6 +473,11 @@ static void cpn_ucx_op_complete(cpn_ucx_iface_t *iface, cpn_ucx_op_t *op,
     }
     if (op->ep->closing) {
         status = CPN_ERR_CANCELED;
+    } else if (status == CPN_ERR_CANCELED) {
+        /* UCX cancels what was in flight on an endpoint that failed, and
+         * may do so before its error handler runs: to the runtime this is
+         * a lost connection (worth a resume), not a cancel it asked for */
+        status = CPN_ERR_CONN_RESET;
     }
     cb(op->arg, status);
 }
@@ -800,6 +806,13 @@ static cpn_status_t cpn_ucx_listen(cpn_tp_iface_t *tif, const char *host,
     status = ucp_listener_create(iface->worker, &params, &iface->listener);
     if (status != UCS_OK) {
         iface->listener = NULL;
+        if (status == UCS_ERR_BUSY) {
+            /* EADDRINUSE */
+            cpn_error("ucx[%s]: cannot listen on %s: the address is in use "
+                      "(another process listens on that port: stop it or "
+                      "choose another port)", iface->site, addr);
+            return CPN_ERR_BUSY;
+        }
         cpn_error("ucx[%s]: cannot listen on %s: %s", iface->site, addr,
                   ucs_status_string(status));
         return cpn_ucx_status(status);
@@ -2181,6 +2194,19 @@ static cpn_status_t cpn_ucx_open(const cpn_tp_params_t *tparams,
     }
     if (cfg.shm) {
         cpn_ucx_config_shm(iface, config);
+    }
+    /* A site that restarts must listen on its port again at once, while
+     * the connections its previous life closed sit in TIME_WAIT or
+     * FIN_WAIT on that port (its peers reconnect there to resume); UCX
+     * binds without SO_REUSEADDR by default, and the bind then fails for
+     * a minute with "Address already in use". UCX 1.13 reads its
+     * connection managers' settings from the environment only (a
+     * ucp_config_modify key does not reach them), so the default goes
+     * there, never over the user's own. */
+    if (getenv("UCX_CM_REUSEADDR") == NULL &&
+        setenv("UCX_TCP_CM_REUSEADDR", "y", 0) != 0) {
+        cpn_debug("ucx[%s]: cannot set UCX_TCP_CM_REUSEADDR: %s", iface->site,
+                  strerror(errno));
     }
     params.name = iface->site;
     status = ucp_init(&params, config, &iface->context);
