@@ -426,15 +426,18 @@ static cpn_ucx_op_t *cpn_ucx_op_get(cpn_ucx_iface_t *iface, cpn_ucx_ep_t *ep,
     op->flushed = 0;
     op->pending = 0;
     op->rbuf = NULL;
+    op->rq = 0;
+    op->rq_next = NULL;
     ep->nops++;
     return op;
 }
 
 /* Back to the pool once nothing refers to it any more: no UCX request
- * outstanding, not on the deferred queue, and its user callback done. */
+ * outstanding, not on the deferred queue or an ep's receive queue, and its
+ * user callback done. */
 static void cpn_ucx_op_try_put(cpn_ucx_iface_t *iface, cpn_ucx_op_t *op)
 {
-    if (op->pending != 0 || op->queued || op->cb != NULL) {
+    if (op->pending != 0 || op->queued || op->cb != NULL || op->rq) {
         return;
     }
     free(op->rbuf);
@@ -1270,6 +1273,57 @@ static void cpn_ucx_deliver(cpn_ucx_iface_t *iface, cpn_ucx_ep_t *ep,
     }
 }
 
+/* Hand every op at the head of @p ep's receive queue whose bytes are in to
+ * its handler, in order; stop at the first still on its way. */
+static void cpn_ucx_rq_drain(cpn_ucx_iface_t *iface, cpn_ucx_ep_t *ep)
+{
+    cpn_ucx_op_t *op;
+
+    while ((op = ep->rq_head) != NULL && op->rq_ready) {
+        ep->rq_head = op->rq_next;
+        if (ep->rq_head == NULL) {
+            ep->rq_tail = NULL;
+        }
+        op->rq = 0;
+        op->rq_next = NULL;
+        if (op->rq_failed || ep->closing || iface->closing) {
+            /* nothing to deliver, or no handler for a closed ep */
+        } else if (op->am_id == CPN_UCX_AM_PUT) {
+            /* the bytes are in the region: now the notify */
+            cpn_ucx_deliver(iface, ep, CPN_UCX_AM_NOTIFY, cpn_ucx_op_notify(op),
+                            op->notify_len);
+        } else {
+            cpn_ucx_deliver(iface, ep, op->am_id, op->rbuf, op->rlen);
+        }
+        cpn_ucx_op_try_put(iface, op);
+    }
+}
+
+/* Queue @p op behind what @p ep already has on its way. */
+static void cpn_ucx_rq_append(cpn_ucx_ep_t *ep, cpn_ucx_op_t *op)
+{
+    op->rq = 1;
+    op->rq_ready = 0;
+    op->rq_failed = 0;
+    op->rq_next = NULL;
+    if (ep->rq_tail != NULL) {
+        ep->rq_tail->rq_next = op;
+    } else {
+        ep->rq_head = op;
+    }
+    ep->rq_tail = op;
+}
+
+/* @p op's bytes are in (or, @p failed, will never come): deliver what the
+ * queue now allows. */
+static void cpn_ucx_rq_ready(cpn_ucx_iface_t *iface, cpn_ucx_op_t *op,
+                             int failed)
+{
+    op->rq_ready = 1;
+    op->rq_failed = (uint8_t)(failed != 0);
+    cpn_ucx_rq_drain(iface, op->ep);
+}
+
 static void cpn_ucx_rndv_recv_cb(void *request, ucs_status_t status,
                                  size_t length, void *user_data)
 {
@@ -1280,21 +1334,34 @@ static void cpn_ucx_rndv_recv_cb(void *request, ucs_status_t status,
     (void)length;
     ucp_request_free(request);
     op->pending--;
-    if (status == UCS_OK) {
-        if (ep->closing || iface->closing) {
-            /* no handler for a closed ep */
-        } else if (op->am_id == CPN_UCX_AM_PUT) {
-            /* the bytes are in the region: now the notify */
-            cpn_ucx_deliver(iface, ep, CPN_UCX_AM_NOTIFY, cpn_ucx_op_notify(op),
-                            op->notify_len);
-        } else {
-            cpn_ucx_deliver(iface, ep, op->am_id, op->rbuf, op->rlen);
-        }
-    } else {
+    if (status != UCS_OK) {
         cpn_debug("ucx[%s]: receiving %zu bytes from %s: %s", iface->site,
                   op->rlen, ep->super.peer_addr, ucs_status_string(status));
     }
-    cpn_ucx_op_try_put(iface, op);
+    cpn_ucx_rq_ready(iface, op, status != UCS_OK);
+}
+
+/* Start receiving a rendezvous message into @p buf for @p op, queued in
+ * order on its ep. */
+static void cpn_ucx_rndv_start(cpn_ucx_iface_t *iface, cpn_ucx_op_t *op,
+                               void *desc, void *buf, size_t length,
+                               ucp_request_param_t *rparam)
+{
+    ucs_status_ptr_t r;
+
+    cpn_ucx_rq_append(op->ep, op);
+    rparam->user_data = op;
+    r = ucp_am_recv_data_nbx(iface->worker, desc, buf, length, rparam);
+    if (UCS_PTR_IS_PTR(r)) {
+        op->pending = 1;
+    } else if (r == NULL) {
+        cpn_ucx_rq_ready(iface, op, 0);
+    } else {
+        cpn_warn("ucx[%s]: cannot receive %zu bytes from %s: %s", iface->site,
+                 length, op->ep->super.peer_addr,
+                 ucs_status_string(UCS_PTR_STATUS(r)));
+        cpn_ucx_rq_ready(iface, op, 1);
+    }
 }
 
 /* Our ep for an arriving AM (every cpn AM carries the reply flag); NULL if
@@ -1331,7 +1398,6 @@ static ucs_status_t cpn_ucx_am_recv(cpn_ucx_iface_t *iface, unsigned am_id,
         .memory_type = UCS_MEMORY_TYPE_HOST,
     };
     int rndv = (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) != 0;
-    ucs_status_ptr_t r;
     cpn_ucx_ep_t *ep;
     cpn_ucx_op_t *op;
 
@@ -1339,11 +1405,12 @@ static ucs_status_t cpn_ucx_am_recv(cpn_ucx_iface_t *iface, unsigned am_id,
     if (ep == NULL) {
         return rndv ? UCS_ERR_CANCELED : UCS_OK;
     }
-    if (!rndv) {
+    if (!rndv && ep->rq_head == NULL) {
         cpn_ucx_deliver(iface, ep, am_id, data, length);
         return UCS_OK;
     }
 
+    /* a rendezvous message, or one behind it: copied, queued in order */
     op = cpn_ucx_op_get(iface, ep, CPN_UCX_OP_RNDV_RECV);
     if (op == NULL || (op->rbuf = malloc(length ? length : 1)) == NULL) {
         cpn_error("ucx[%s]: no memory for a %zu-byte message from %s",
@@ -1355,19 +1422,13 @@ static ucs_status_t cpn_ucx_am_recv(cpn_ucx_iface_t *iface, unsigned am_id,
     }
     op->rlen = length;
     op->am_id = (uint8_t)am_id;
-    rparam.user_data = op;
-    r = ucp_am_recv_data_nbx(iface->worker, data, op->rbuf, length, &rparam);
-    if (UCS_PTR_IS_PTR(r)) {
-        op->pending = 1;
-    } else if (r == NULL) {
-        cpn_ucx_deliver(iface, ep, am_id, op->rbuf, length);
-        cpn_ucx_op_try_put(iface, op);
-    } else {
-        cpn_warn("ucx[%s]: cannot receive %zu bytes from %s: %s", iface->site,
-                 length, ep->super.peer_addr,
-                 ucs_status_string(UCS_PTR_STATUS(r)));
-        cpn_ucx_op_try_put(iface, op);
+    if (!rndv) {
+        memcpy(op->rbuf, data, length);
+        cpn_ucx_rq_append(ep, op);
+        cpn_ucx_rq_ready(iface, op, 0);
+        return UCS_OK;
     }
+    cpn_ucx_rndv_start(iface, op, data, op->rbuf, length, &rparam);
     return UCS_OK;
 }
 
@@ -1407,7 +1468,6 @@ static ucs_status_t cpn_ucx_am_put_cb(void *arg, const void *header,
     int rndv = (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) != 0;
     const uint8_t *notify;
     cpn_ucx_put_hdr_t hdr;
-    ucs_status_ptr_t r;
     cpn_ucx_mem_t *mem;
     cpn_ucx_ep_t *ep;
     cpn_ucx_op_t *op;
@@ -1435,11 +1495,15 @@ static ucs_status_t cpn_ucx_am_put_cb(void *arg, const void *header,
 
     if (!rndv) {
         memcpy((void *)(uintptr_t)hdr.raddr, data, length);
-        cpn_ucx_deliver(iface, ep, CPN_UCX_AM_NOTIFY, notify, hdr.notify_len);
-        return UCS_OK;
+        if (ep->rq_head == NULL) {
+            cpn_ucx_deliver(iface, ep, CPN_UCX_AM_NOTIFY, notify,
+                            hdr.notify_len);
+            return UCS_OK;
+        }
     }
 
-    /* Rendezvous: the bytes land in the region itself, no copy. */
+    /* Rendezvous: the bytes land in the region itself, no copy; the notify
+     * waits its turn (as does an eager put's behind a rendezvous). */
     op = cpn_ucx_op_get(iface, ep, CPN_UCX_OP_RNDV_RECV);
     if (op == NULL) {
         cpn_error("ucx[%s]: no memory to receive a put from %s", iface->site,
@@ -1450,22 +1514,14 @@ static ucs_status_t cpn_ucx_am_put_cb(void *arg, const void *header,
     op->rlen = length;
     op->notify_len = (uint8_t)hdr.notify_len;
     memcpy(cpn_ucx_op_notify(op), notify, hdr.notify_len);
-    rparam.user_data = op;
-    rparam.memh = mem->memh;
-    r = ucp_am_recv_data_nbx(iface->worker, data, (void *)(uintptr_t)hdr.raddr,
-                             length, &rparam);
-    if (UCS_PTR_IS_PTR(r)) {
-        op->pending = 1;
-    } else if (r == NULL) {
-        cpn_ucx_deliver(iface, ep, CPN_UCX_AM_NOTIFY, cpn_ucx_op_notify(op),
-                        op->notify_len);
-        cpn_ucx_op_try_put(iface, op);
-    } else {
-        cpn_warn("ucx[%s]: cannot receive a put of %zu bytes from %s: %s",
-                 iface->site, length, ep->super.peer_addr,
-                 ucs_status_string(UCS_PTR_STATUS(r)));
-        cpn_ucx_op_try_put(iface, op);
+    if (!rndv) {
+        cpn_ucx_rq_append(ep, op);
+        cpn_ucx_rq_ready(iface, op, 0);
+        return UCS_OK;
     }
+    rparam.memh = mem->memh;
+    cpn_ucx_rndv_start(iface, op, data, (void *)(uintptr_t)hdr.raddr, length,
+                       &rparam);
     return UCS_OK;
 
 err_bad:

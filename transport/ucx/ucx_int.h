@@ -57,6 +57,7 @@ typedef enum cpn_ucx_ep_state {
 
 typedef struct cpn_ucx_iface cpn_ucx_iface_t;
 typedef struct cpn_ucx_ep cpn_ucx_ep_t;
+typedef struct cpn_ucx_op cpn_ucx_op_t;
 typedef struct cpn_ucx_rkey cpn_ucx_rkey_t;
 typedef struct cpn_ucx_mem cpn_ucx_mem_t;
 
@@ -78,6 +79,11 @@ struct cpn_ucx_ep {
     uint64_t close_deadline; /**< force the close after this (ns) */
     cpn_ucx_rkey_t *rkeys;   /**< unpacked keys from this peer (cache) */
     unsigned nrkeys;
+    /** Messages, notifies and puts from this peer that arrived behind one
+     *  still being received by rendezvous, in arrival order: handlers see
+     *  them in the order the peer sent them (the contract's ordering;
+     *  UCX completes a rendezvous after later eager messages). */
+    cpn_ucx_op_t *rq_head, *rq_tail;
 };
 
 /** What a pooled op is doing. */
@@ -93,7 +99,6 @@ typedef enum cpn_ucx_op_kind {
  * Per-operation state, from a pool on the iface: allocated in slabs, reused
  * through a free list, so a send or put does not malloc in steady state.
  */
-typedef struct cpn_ucx_op cpn_ucx_op_t;
 struct cpn_ucx_op {
     cpn_ucx_op_t *next; /**< free list, or the deferred queue */
     cpn_ucx_ep_t *ep;
@@ -106,6 +111,10 @@ struct cpn_ucx_op {
     uint8_t flushed; /**< put: the ep flush completed */
     uint8_t am_id;   /**< rndv recv: which handler gets it */
     uint8_t notify_len;
+    uint8_t rq;      /**< on its ep's ordered receive queue */
+    uint8_t rq_ready;  /**< ... with its bytes in: deliverable */
+    uint8_t rq_failed; /**< ... but they never came: dropped */
+    cpn_ucx_op_t *rq_next;
     uint16_t pending; /**< UCX requests still outstanding */
     void *rbuf;       /**< rndv recv: malloc'ed landing buffer, or NULL
                            when the bytes land in a registered region */
