@@ -52,6 +52,40 @@ TESTS = [
      "load"),
 ]
 
+# Shell tests: (script, arguments, area); the fault is the script's header
+# comment, the outcome its exit status (0 pass, 77 skip, else fail).
+SCRIPTS = [
+    ("tests/tools/cut_link.sh", [], "cut link, then resume"),
+]
+
+
+def script_doc(path):
+    """The header comment of a shell script, past its first line."""
+    out = []
+    for line in open(path, encoding="utf-8").read().splitlines()[1:]:
+        if not line.startswith("#"):
+            break
+        text = line.lstrip("#").strip()
+        if text.startswith("SPDX") or text.startswith("Usage:") or \
+                text.startswith("Exit "):
+            continue
+        out.append(text)
+    return " ".join(t for t in out if t)
+
+
+def run_script(build, root, script, args):
+    env = dict(os.environ)
+    env.setdefault("CPN_LOG_LEVEL", "error")
+    env.setdefault("CPN_CLI", os.path.join(build, "tools", "cpn", "cpn"))
+    t0 = datetime.datetime.now()
+    p = subprocess.run([os.path.join(root, script)] + args,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       env=env, timeout=900)
+    secs = (datetime.datetime.now() - t0).total_seconds()
+    outcome = {0: "PASS", 77: "SKIP"}.get(p.returncode, "FAIL")
+    last = p.stdout.decode(errors="replace").strip().splitlines()
+    return outcome, "%.2fs" % secs, last[-1] if last else ""
+
 
 def test_docs(src):
     """Map test name -> the comment just above its Test(...)."""
@@ -111,6 +145,13 @@ def main():
             counts[outcome] += 1
             rows.append((area, "%s `%s`" % (os.path.basename(src), name),
                          what, outcome, extra))
+    for script, args, area in SCRIPTS:
+        outcome, secs, last = run_script(os.path.abspath(a.build), root,
+                                         script, args)
+        counts[outcome] += 1
+        extra = secs if outcome == "PASS" else "%s: %s" % (secs, last)
+        rows.append((area, "`%s`" % os.path.basename(script),
+                     script_doc(os.path.join(root, script)), outcome, extra))
     try:
         commit = subprocess.run(["git", "-C", root, "rev-parse", "--short",
                                  "HEAD"], stdout=subprocess.PIPE,
