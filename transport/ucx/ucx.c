@@ -992,40 +992,62 @@ static cpn_ucx_mem_t *cpn_ucx_mem_find(cpn_ucx_iface_t *iface, uint32_t id)
     return NULL;
 }
 
+/* Map memory with @p params (the caller's @p addr, or UCX's own allocation
+ * with UCP_MEM_MAP_ALLOCATE), give it a slot in the region table and learn
+ * where it lies. @p what says which in errors. */
+static cpn_status_t cpn_ucx_mem_map(cpn_tp_iface_t *tif,
+                                    const ucp_mem_map_params_t *params,
+                                    const char *what, cpn_tp_mem_t **mem_p)
+{
+    cpn_ucx_iface_t *iface = cpn_ucx_iface_of(tif);
+    ucp_mem_attr_t attr = {
+        .field_mask = UCP_MEM_ATTR_FIELD_ADDRESS | UCP_MEM_ATTR_FIELD_LENGTH,
+    };
+    cpn_ucx_mem_t *mem;
+    ucs_status_t status;
+
+    mem = calloc(1, sizeof(*mem));
+    if (mem == NULL || cpn_ucx_mem_slot(iface, mem) != CPN_OK) {
+        free(mem);
+        return CPN_ERR_NO_MEMORY;
+    }
+    status = ucp_mem_map(iface->context, params, &mem->memh);
+    if (status == UCS_OK) {
+        status = ucp_mem_query(mem->memh, &attr);
+        if (status != UCS_OK) {
+            ucp_mem_unmap(iface->context, mem->memh);
+        }
+    }
+    if (status != UCS_OK) {
+        cpn_error("ucx[%s]: cannot %s %zu bytes: %s", iface->site, what,
+                  params->length, ucs_status_string(status));
+        iface->mems[mem->id & 0xffff] = NULL;
+        free(mem);
+        return cpn_ucx_status(status);
+    }
+    mem->super.iface = tif;
+    /* registered memory is where the caller said; allocated, where UCX put
+     * it (the length is the caller's either way: UCX may round up) */
+    mem->super.addr = params->address != NULL ? params->address : attr.address;
+    mem->super.len = params->length;
+    *mem_p = &mem->super;
+    return CPN_OK;
+}
+
 static cpn_status_t cpn_ucx_mem_reg(cpn_tp_iface_t *tif, void *addr, size_t len,
                                     cpn_tp_mem_t **mem_p)
 {
-    cpn_ucx_iface_t *iface = cpn_ucx_iface_of(tif);
     ucp_mem_map_params_t params = {
         .field_mask =
             UCP_MEM_MAP_PARAM_FIELD_ADDRESS | UCP_MEM_MAP_PARAM_FIELD_LENGTH,
         .address = addr,
         .length = len,
     };
-    cpn_ucx_mem_t *mem;
-    ucs_status_t status;
 
     if (addr == NULL || len == 0) {
         return CPN_ERR_INVALID;
     }
-    mem = calloc(1, sizeof(*mem));
-    if (mem == NULL || cpn_ucx_mem_slot(iface, mem) != CPN_OK) {
-        free(mem);
-        return CPN_ERR_NO_MEMORY;
-    }
-    status = ucp_mem_map(iface->context, &params, &mem->memh);
-    if (status != UCS_OK) {
-        cpn_error("ucx[%s]: cannot register %zu bytes at %p: %s", iface->site,
-                  len, addr, ucs_status_string(status));
-        iface->mems[mem->id & 0xffff] = NULL;
-        free(mem);
-        return cpn_ucx_status(status);
-    }
-    mem->super.iface = tif;
-    mem->super.addr = addr;
-    mem->super.len = len;
-    *mem_p = &mem->super;
-    return CPN_OK;
+    return cpn_ucx_mem_map(tif, &params, "register", mem_p);
 }
 
 /* Memory UCX allocates itself (UCP_MEM_MAP_ALLOCATE): a sysv/posix segment
@@ -1034,7 +1056,6 @@ static cpn_status_t cpn_ucx_mem_reg(cpn_tp_iface_t *tif, void *addr, size_t len,
 static cpn_status_t cpn_ucx_mem_alloc(cpn_tp_iface_t *tif, size_t len,
                                       cpn_tp_mem_t **mem_p)
 {
-    cpn_ucx_iface_t *iface = cpn_ucx_iface_of(tif);
     ucp_mem_map_params_t params = {
         .field_mask = UCP_MEM_MAP_PARAM_FIELD_ADDRESS |
                       UCP_MEM_MAP_PARAM_FIELD_LENGTH |
@@ -1043,39 +1064,11 @@ static cpn_status_t cpn_ucx_mem_alloc(cpn_tp_iface_t *tif, size_t len,
         .length = len,
         .flags = UCP_MEM_MAP_ALLOCATE,
     };
-    ucp_mem_attr_t attr = {
-        .field_mask = UCP_MEM_ATTR_FIELD_ADDRESS | UCP_MEM_ATTR_FIELD_LENGTH,
-    };
-    cpn_ucx_mem_t *mem;
-    ucs_status_t status;
 
     if (len == 0) {
         return CPN_ERR_INVALID;
     }
-    mem = calloc(1, sizeof(*mem));
-    if (mem == NULL || cpn_ucx_mem_slot(iface, mem) != CPN_OK) {
-        free(mem);
-        return CPN_ERR_NO_MEMORY;
-    }
-    status = ucp_mem_map(iface->context, &params, &mem->memh);
-    if (status == UCS_OK) {
-        status = ucp_mem_query(mem->memh, &attr);
-        if (status != UCS_OK) {
-            ucp_mem_unmap(iface->context, mem->memh);
-        }
-    }
-    if (status != UCS_OK) {
-        cpn_error("ucx[%s]: cannot allocate %zu registered bytes: %s",
-                  iface->site, len, ucs_status_string(status));
-        iface->mems[mem->id & 0xffff] = NULL;
-        free(mem);
-        return cpn_ucx_status(status);
-    }
-    mem->super.iface = tif;
-    mem->super.addr = attr.address;
-    mem->super.len = len;
-    *mem_p = &mem->super;
-    return CPN_OK;
+    return cpn_ucx_mem_map(tif, &params, "allocate registered", mem_p);
 }
 
 static void cpn_ucx_mem_dereg(cpn_tp_mem_t *tmem)
