@@ -55,7 +55,9 @@ TESTS = [
 # Shell tests: (script, arguments, area); the fault is the script's header
 # comment, the outcome its exit status (0 pass, 77 skip, else fail).
 SCRIPTS = [
-    ("tests/tools/cut_link.sh", [], "cut link, then resume"),
+    ("tests/tools/cut_link.sh", ["48", "ucx"], "cut link, then resume (UCX)"),
+    ("tests/tools/cut_link.sh", ["48", "dpdk"],
+     "cut link, then resume (DPDK)"),
 ]
 
 

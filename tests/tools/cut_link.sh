@@ -12,11 +12,14 @@
 # the task lands byte-exact, its receipt counts resumed chunks, and nothing
 # was ever visible under the job's final name before.
 #
-# Usage: cut_link.sh [MiB]      (CPN_CLI: the cpn binary)
+# Usage: cut_link.sh [MiB] [ucx|dpdk]     (CPN_CLI: the cpn binary)
+# ucx (default) runs UCX over TCP on the veth pair; dpdk runs the DPDK
+# transport with net_af_packet on each end.
 # Exit 0 resumed and equal; 1 failed; 77 skipped (says why).
 set -euo pipefail
 
 mib=${1:-48}
+transport=${2:-ucx}
 cli=${CPN_CLI:-$(dirname "$0")/../../build/tools/cpn/cpn}
 tag=cpncut$$
 dir=$(mktemp -d /tmp/${tag}.XXXXXX)
@@ -72,9 +75,33 @@ mkdir -p "$dir/src" "$dir/land"
 head -c $((mib << 20)) /dev/urandom > "$dir/src/model.bin"
 export UCX_TLS=tcp CPN_LOG_LEVEL=${CPN_LOG_LEVEL:-warn}
 export CPN_SITE_PEER_TIMEOUT=1s CPN_SITE_KEEPALIVE=200ms
+run_s=(ip netns exec "$ns_s")
+run_c=(ip netns exec "$ns_c")
+case "$transport" in
+ucx) ;;
+dpdk)
+    info=$("$cli" info 2>/dev/null || true)
+    if ! grep -qw dpdk <<<"$info"; then
+        say "SKIP: this cpn has no dpdk transport (install libdpdk-dev)"
+        exit 77
+    fi
+    export CPN_SITE_TRANSPORT=dpdk CPN_DPDK_HUGE=${CPN_DPDK_HUGE:-n}
+    export CPN_DPDK_MEM=${CPN_DPDK_MEM:-256M} CPN_DPDK_MBUFS=${CPN_DPDK_MBUFS:-8191}
+    run_s+=(env "CPN_DPDK_VDEVS=net_af_packet0,iface=${tag}a,qpairs=1"
+            "CPN_DPDK_PORTS=net_af_packet0@10.81.0.1"
+            "CPN_DPDK_FILE_PREFIX=${tag}s")
+    run_c+=(env "CPN_DPDK_VDEVS=net_af_packet0,iface=${tag}b,qpairs=1"
+            "CPN_DPDK_PORTS=net_af_packet0@10.81.0.2"
+            "CPN_DPDK_FILE_PREFIX=${tag}c")
+    ;;
+*)
+    say "usage: cut_link.sh [MiB] [ucx|dpdk]"
+    exit 2
+    ;;
+esac
 
 exec 9>"$dir/ready"
-ip netns exec "$ns_s" "$cli" serve --listen 10.81.0.1:7411 \
+"${run_s[@]}" "$cli" serve --listen 10.81.0.1:7411 \
     --land "$dir/land" -N 1 -q --ready-fd 9 > "$dir/serve.log" 2>&1 &
 serve_pid=$!
 exec 9>&-
@@ -89,7 +116,7 @@ if [ ! -s "$dir/ready" ]; then
     exit 1
 fi
 
-ip netns exec "$ns_c" "$cli" send --resume --json --to 10.81.0.1:7411 \
+"${run_c[@]}" "$cli" send --resume --json --to 10.81.0.1:7411 \
     --job cutjob --timeout 120 "$dir/src/model.bin" \
     > "$dir/receipt.json" 2> "$dir/send.log" &
 send_pid=$!
@@ -147,4 +174,4 @@ if ls -A "$dir/land" | grep -q '^\.cpn-'; then
     say "FAIL: state left in the landing directory: $(ls -A "$dir/land")"
     exit 1
 fi
-say "OK: ${mib} MiB task cut at $before bytes, resumed ($resumed chunks held by the receiver), byte-exact"
+say "OK: $transport: ${mib} MiB task cut at $before bytes, resumed ($resumed chunks held by the receiver), byte-exact"
