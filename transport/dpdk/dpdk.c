@@ -93,6 +93,7 @@ typedef struct cpn_dpdk_config {
     unsigned rxd;
     unsigned txd;
     unsigned mbufs;
+    unsigned ring_size;
     unsigned window;
     unsigned cwnd_init;
     unsigned cwnd_ai;
@@ -151,6 +152,10 @@ static const cpn_config_field_t cpn_dpdk_config_field[] = {
                      cpn_dpdk_config_t, txd),
     CPN_CONFIG_FIELD("MBUFS", "16383", "mbufs in the port's pool",
                      CPN_CFG_UINT, cpn_dpdk_config_t, mbufs),
+    CPN_CONFIG_FIELD("RING_SIZE", "4096",
+                     "entries of each rte_ring a ring:RX:TX port is made of "
+                     "(a power of two)",
+                     CPN_CFG_UINT, cpn_dpdk_config_t, ring_size),
     CPN_CONFIG_FIELD("WINDOW", "1024",
                      "receive window in frames (a power of two, <= 4096)",
                      CPN_CFG_UINT, cpn_dpdk_config_t, window),
@@ -338,8 +343,14 @@ struct cpn_dpdk_iface {
     uint32_t nmem;
     struct { uint32_t ip; struct rte_ether_addr mac; } neigh[CPN_DPDK_MAX_NEIGH];
     unsigned nneigh;
-    struct rte_mbuf *txq[CPN_DPDK_BURST];
-    unsigned ntx;
+    /* Frames built but not yet taken by the port, oldest first: a FIFO of
+     * txq_mask + 1 entries (a power of two), head at txq_head. A full tx
+     * ring leaves them here for the next flush instead of dropping them. */
+    struct rte_mbuf **txq;
+    uint32_t txq_mask, txq_head, ntx;
+    unsigned ntx_new;        /* queued since the last flush attempt */
+    int tx_stalled;          /* the last flush left frames: ring full */
+    uint64_t ring_full_ns;   /* when a flush last found the ring full */
     struct rte_mbuf *stash[CPN_DPDK_BURST];
     unsigned nstash;
     struct rte_mbuf *held;   /* fault injection: frame held back */
@@ -621,6 +632,12 @@ static cpn_status_t cpn_dpdk_find_port(cpn_dpdk_iface_t *iface,
             cpn_error("dpdk: port '%s': expected ring:RXRING:TXRING", spec);
             return CPN_ERR_CONFIG;
         }
+        if (iface->cfg.ring_size < 2 ||
+            (iface->cfg.ring_size & (iface->cfg.ring_size - 1)) != 0) {
+            cpn_error("dpdk: port '%s': CPN_DPDK_RING_SIZE=%u: use a power "
+                      "of two", spec, iface->cfg.ring_size);
+            return CPN_ERR_CONFIG;
+        }
         snprintf(rxn, sizeof(rxn), "%.*s", (int)(colon - spec - 5), spec + 5);
         snprintf(txn, sizeof(txn), "%s", colon + 1);
         for (int i = 0; i < 2; i++) {
@@ -628,7 +645,8 @@ static cpn_status_t cpn_dpdk_find_port(cpn_dpdk_iface_t *iface,
 
             r[i] = rte_ring_lookup(n);
             if (r[i] == NULL) {
-                r[i] = rte_ring_create(n, 4096, (int)rte_socket_id(),
+                r[i] = rte_ring_create(n, iface->cfg.ring_size,
+                                       (int)rte_socket_id(),
                                        RING_F_SP_ENQ | RING_F_SC_DEQ);
             }
             if (r[i] == NULL) {
@@ -850,28 +868,74 @@ bad:
 
 /* ---- frames out -------------------------------------------------------------- */
 
+/* Hand queued frames to the port, oldest first, as far as its tx ring takes
+ * them; the rest stay queued for the next call (a full ring is
+ * backpressure, not loss: nothing is dropped, so nothing is resent). */
 static void cpn_dpdk_tx_flush(cpn_dpdk_iface_t *iface)
 {
-    unsigned sent = 0, tries = 0;
+    iface->ntx_new = 0;
+    while (iface->ntx > 0) {
+        uint32_t at = iface->txq_head & iface->txq_mask;
+        uint32_t run = CPN_MIN(iface->ntx, iface->txq_mask + 1 - at);
+        uint16_t want = (uint16_t)CPN_MIN(run, 512u);
+        uint16_t sent = rte_eth_tx_burst(iface->port, 0, iface->txq + at,
+                                         want);
 
-    while (sent < iface->ntx && tries++ < 64) {
-        sent += rte_eth_tx_burst(iface->port, 0, iface->txq + sent,
-                                 (uint16_t)(iface->ntx - sent));
+        iface->txq_head += sent;
+        iface->ntx -= sent;
+        if (sent < want) {
+            iface->st.tx_ring_full++;
+            iface->ring_full_ns = cpn_time_ns();
+            break;
+        }
     }
-    if (sent < iface->ntx) {
-        iface->st.tx_dropped += iface->ntx - sent;
-        rte_pktmbuf_free_bulk(iface->txq + sent, iface->ntx - sent);
-    }
-    iface->ntx = 0;
+    iface->tx_stalled = iface->ntx > 0;
 }
 
+/* Does the port lag behind (frames wait for room in its tx ring)? Then no
+ * new segments are numbered and no frame is called lost by a timer: the
+ * frames have not left yet. */
+static inline int cpn_dpdk_tx_blocked(const cpn_dpdk_iface_t *iface)
+{
+    return iface->tx_stalled;
+}
+
+/* Queue @p m for the port; flushed every burst. Only when the queue itself
+ * is full (the ring has not moved for a whole window of frames) is @p m
+ * dropped and counted: DATA is then sent again by the timers. */
 static void cpn_dpdk_tx_queue(cpn_dpdk_iface_t *iface, struct rte_mbuf *m)
 {
-    iface->txq[iface->ntx++] = m;
+    if (iface->ntx > iface->txq_mask) {
+        cpn_dpdk_tx_flush(iface);
+        if (iface->ntx > iface->txq_mask) {
+            iface->st.tx_dropped++;
+            rte_pktmbuf_free(m);
+            return;
+        }
+    }
+    iface->txq[(iface->txq_head + iface->ntx) & iface->txq_mask] = m;
+    iface->ntx++;
     iface->st.tx_frames++;
     iface->st.tx_bytes += m->pkt_len;
-    if (iface->ntx == CPN_DPDK_BURST) {
+    if (++iface->ntx_new == CPN_DPDK_BURST) {
         cpn_dpdk_tx_flush(iface);
+    }
+}
+
+/* At close: give the port a moment to take what is queued, then drop it. */
+static void cpn_dpdk_tx_drain(cpn_dpdk_iface_t *iface)
+{
+    uint64_t end = cpn_time_ns() + 50000000ull;
+
+    cpn_dpdk_tx_flush(iface);
+    while (iface->ntx > 0 && cpn_time_ns() < end) {
+        rte_pause();
+        cpn_dpdk_tx_flush(iface);
+    }
+    while (iface->ntx > 0) {
+        iface->st.tx_dropped++;
+        rte_pktmbuf_free(iface->txq[iface->txq_head++ & iface->txq_mask]);
+        iface->ntx--;
     }
 }
 
@@ -1223,7 +1287,8 @@ static unsigned cpn_dpdk_pump(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep)
     if (limit < 1) {
         limit = 1;
     }
-    while (ep->op_cur != NULL && ep->snd_nxt - ep->snd_una < limit) {
+    while (ep->op_cur != NULL && ep->snd_nxt - ep->snd_una < limit &&
+           !cpn_dpdk_tx_blocked(iface)) {
         cpn_dpdk_op_t *op = ep->op_cur;
         cpn_dpdk_slot_t *s = &ep->slot[ep->snd_nxt & (iface->window - 1)];
         size_t left = op->len - op->cursor;
@@ -1490,11 +1555,20 @@ static unsigned cpn_dpdk_timers(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
         /* Probe (RACK's tail loss probe, RFC 8985): the oldest frame
          * still unacked two smoothed RTTs after it went out is sent again
          * once, without a cut. RACK cannot see its loss when nothing newer
-         * follows it (the window is full behind it, or it is the tail). */
-        uint64_t pto = CPN_MAX(2 * ep->srtt_ns, 50000ull);
+         * follows it (the window is full behind it, or it is the tail).
+         * The timer restarts on every ack that makes progress (RFC 8985
+         * 7.2), and it waits out the RTT's variation, not only twice its
+         * mean: at microsecond RTTs a busy receiver's jitter is as large.
+         * Not while the port's tx ring was full within that time: frames
+         * wait in it longer than the RTT measured before it filled. */
+        uint64_t pto = CPN_MAX(CPN_MAX(2 * ep->srtt_ns,
+                                       ep->srtt_ns + 4 * ep->rttvar_ns),
+                               50000ull);
 
         if (ep->srtt_ns != 0 && pto < ep->rto_ns && !s->sacked &&
-            !s->probed && !iface->rx_backlog && age(now, s->sent_ns) > pto) {
+            !s->probed && !iface->rx_backlog && !cpn_dpdk_tx_blocked(iface) &&
+            age(now, s->sent_ns) > pto && age(now, ep->last_progress_ns) > pto &&
+            age(now, iface->ring_full_ns) > pto) {
             s->probed = 1;
             s->fast = 1;
             iface->st.retransmits++;
@@ -1502,9 +1576,11 @@ static unsigned cpn_dpdk_timers(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
             cpn_dpdk_tx_slot(iface, ep, ep->snd_una);
             return 1;
         }
-        /* Acks may wait in the rx ring (this process was descheduled):
-         * read them before calling anything lost. */
-        if (age(now, s->sent_ns) > ep->rto_ns && !iface->rx_backlog) {
+        /* Acks may wait in the rx ring (this process was descheduled),
+         * frames in our tx queue (the port's ring is full): read and send
+         * them before calling anything lost. */
+        if (age(now, s->sent_ns) > ep->rto_ns && !iface->rx_backlog &&
+            !cpn_dpdk_tx_blocked(iface)) {
             uint64_t hi = (uint64_t)iface->cfg.rto_max_ms * 1000000ull;
 
             iface->st.timeouts++;
@@ -2036,6 +2112,18 @@ static cpn_status_t cpn_dpdk_open(const cpn_tp_params_t *params,
         goto err_free;
     }
     iface->window = iface->cfg.window;
+    /* Room for every frame a window's retransmission may queue at once,
+     * and then some: the queue fills only when the port stops taking. */
+    iface->txq_mask = 1;
+    while (iface->txq_mask < 2 * iface->window + 4 * CPN_DPDK_BURST) {
+        iface->txq_mask <<= 1;
+    }
+    iface->txq = calloc(iface->txq_mask, sizeof(*iface->txq));
+    iface->txq_mask--;
+    if (iface->txq == NULL) {
+        st = CPN_ERR_NO_MEMORY;
+        goto err_free;
+    }
     if (strcmp(iface->cfg.cc, "delay") == 0) {
         iface->cc_delay = 1;
     } else if (strcmp(iface->cfg.cc, "aimd") != 0) {
@@ -2083,6 +2171,7 @@ err_release:
     rte_mempool_free(iface->pool);
     cpn_dpdk_claimed &= ~(1u << iface->entry);
 err_free:
+    free(iface->txq);
     free(iface);
     return st;
 }
@@ -2095,12 +2184,13 @@ static void cpn_dpdk_close(cpn_tp_iface_t *tif)
     cpn_info("dpdk: site %s port %s: tx %" PRIu64 " rx %" PRIu64
              " frames, %" PRIu64 " retransmitted (%" PRIu64 " on sacks, %"
              PRIu64 " timeouts), %" PRIu64 " tx dropped, %" PRIu64
+             " tx ring full, %" PRIu64
              " duplicates, %" PRIu64 " out of order, dropped: %" PRIu64
              " checksum %" PRIu64 " malformed %" PRIu64 " key %" PRIu64
              " range",
              iface->site, iface->port_name, c->tx_frames, c->rx_frames,
              c->retransmits, c->fast_retransmits, c->timeouts, c->tx_dropped,
-             c->dup_rx, c->ooo_rx, c->bad_csum, c->malformed, c->bad_key,
+             c->tx_ring_full, c->dup_rx, c->ooo_rx, c->bad_csum, c->malformed, c->bad_key,
              c->bad_range);
 
     for (unsigned i = 0; i < iface->ep_hi; i++) {
@@ -2119,7 +2209,7 @@ static void cpn_dpdk_close(cpn_tp_iface_t *tif)
         }
         cpn_dpdk_ep_unlink(iface, ep);
     }
-    cpn_dpdk_tx_flush(iface);
+    cpn_dpdk_tx_drain(iface);
     cpn_dpdk_reap(iface);
     rte_pktmbuf_free_bulk(iface->stash, iface->nstash);
     if (iface->held != NULL) {
@@ -2137,6 +2227,7 @@ static void cpn_dpdk_close(cpn_tp_iface_t *tif)
         free(iface->mem[i]);
     }
     free(iface->mem);
+    free(iface->txq);
     free(iface);
 }
 
@@ -2152,6 +2243,9 @@ static unsigned cpn_dpdk_progress(cpn_tp_iface_t *tif)
     }
     iface->in_progress = 1;
     iface->rx_backlog = 0;
+    if (iface->ntx > 0) {
+        cpn_dpdk_tx_flush(iface); /* what the ring did not take last time */
+    }
     for (int round = 0; round < 4; round++) {
         if (iface->nstash > 0) {
             n = iface->nstash;
@@ -2208,8 +2302,8 @@ static cpn_status_t cpn_dpdk_wait(cpn_tp_iface_t *tif, int timeout_ms)
             iface->nstash = rte_eth_rx_burst(iface->port, 0, iface->stash,
                                              CPN_DPDK_BURST);
         }
-        if (iface->nstash > 0) {
-            return CPN_OK;
+        if (iface->nstash > 0 || iface->ntx > 0) {
+            return CPN_OK; /* frames in, or frames to push out */
         }
         now = cpn_time_ns();
         if (now >= end) {

@@ -81,7 +81,10 @@ typedef struct __attribute__((packed)) cpn_dpdk_key {
 typedef struct cpn_dpdk_stats {
     uint64_t tx_frames, rx_frames;
     uint64_t tx_bytes, rx_payload;
-    uint64_t tx_dropped;       /* the port did not take them (retransmitted) */
+    uint64_t tx_dropped;       /* never reached the port: no mbuf, or the
+                                * tx queue full (DATA is retransmitted) */
+    uint64_t tx_ring_full;     /* flushes that found the port's tx ring
+                                * full and kept frames queued for later */
     uint64_t retransmits;      /* DATA frames sent again */
     uint64_t fast_retransmits; /* of which on selective acks */
     uint64_t timeouts;         /* retransmission timer expiries */
