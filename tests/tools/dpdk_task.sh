@@ -6,11 +6,13 @@
 #
 #   memif    `cpn serve` and `cpn send` joined by a net_memif pair
 #            (server/client on one unix socket), no privileges needed
+#   flags    the same memif pair set up with --dpdk-* options, the
+#            CPN_DPDK_* variables set to wrong values the options override
 #   veth     two network namespaces joined by a veth pair, DPDK's
 #            net_af_packet on each end (root, ip netns); PMD=af_xdp tries
 #            net_af_xdp instead
 #
-# Usage: dpdk_task.sh memif|veth [MiB]     (CPN_CLI: the cpn binary)
+# Usage: dpdk_task.sh memif|flags|veth [MiB]  (CPN_CLI: the cpn binary)
 # Exit 0 delivered and equal; 1 failed; 77 skipped (say why).
 set -euo pipefail
 
@@ -63,6 +65,20 @@ memif)
     run_c=(env "CPN_DPDK_VDEVS=net_memif0,role=client,socket=$sock,socket-abstract=no"
            "CPN_DPDK_PORTS=net_memif0@10.78.0.1" "CPN_DPDK_FILE_PREFIX=${tag}c")
     ;;
+flags)
+    sock="$dir/memif.sock"
+    # Wrong on purpose: the options below must win over every one of them.
+    export CPN_DPDK_VDEVS=net_bogus0 CPN_DPDK_PORTS=nosuchport@10.0.0.9
+    export CPN_DPDK_FILE_PREFIX=${tag}bogus CPN_DPDK_MTU=1280
+    common=(--dpdk-hugepages n --dpdk-mem 256M --dpdk-mtu 1500)
+    run_s=(env)
+    run_c=(env)
+    opts_s=(--dpdk-vdev "net_memif0,role=server,socket=$sock,socket-abstract=no"
+            --dpdk-port net_memif0 --dpdk-file-prefix "${tag}s" "${common[@]}")
+    opts_c=(--dpdk-vdev "net_memif0,role=client,socket=$sock,socket-abstract=no"
+            --dpdk-port net_memif0 --dpdk-ip 10.78.0.1
+            --dpdk-file-prefix "${tag}c" "${common[@]}")
+    ;;
 veth)
     if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null; then
         say "SKIP: the veth test needs root and ip(8)"
@@ -95,14 +111,15 @@ veth)
            "CPN_DPDK_PORTS=$port@10.79.0.1" "CPN_DPDK_FILE_PREFIX=${tag}c")
     ;;
 *)
-    say "usage: dpdk_task.sh memif|veth [MiB]"
+    say "usage: dpdk_task.sh memif|flags|veth [MiB]"
     exit 2
     ;;
 esac
-ip_s=$([ "$mode" = memif ] && echo 10.78.0.2 || echo 10.79.0.2)
+ip_s=$([ "$mode" = veth ] && echo 10.79.0.2 || echo 10.78.0.2)
+[ "$mode" = flags ] || { opts_s=(--transport dpdk); opts_c=(--transport dpdk); }
 
 exec 9>"$dir/ready"
-"${run_s[@]}" "$cli" serve --transport dpdk --listen "$ip_s:7400" \
+"${run_s[@]}" "$cli" serve "${opts_s[@]}" --listen "$ip_s:7400" \
     --land "$dir/land" -N 1 -q --ready-fd 9 > "$dir/serve.log" 2>&1 &
 serve_pid=$!
 exec 9>&-
@@ -118,7 +135,7 @@ if [ ! -s "$dir/ready" ]; then
 fi
 
 start=$(date +%s%N)
-if ! "${run_c[@]}" "$cli" send --transport dpdk --to "$ip_s:7400" \
+if ! "${run_c[@]}" "$cli" send "${opts_c[@]}" --to "$ip_s:7400" \
         --timeout 60s -q -j "$dir/src/job/" > "$dir/receipt.json" \
         2> "$dir/send.log"; then
     say "FAIL: cpn send failed:"
@@ -135,5 +152,11 @@ for f in model.bin sub/shard.bin spec.json; do
         exit 1
     fi
 done
+# (the lanes name the port and MTU: the options', not the variables')
+if [ "$mode" = flags ] && ! grep -q "net_memif0 mtu 1500" "$dir/receipt.json"; then
+    say "FAIL: the receipt does not name the --dpdk-port/--dpdk-mtu port:"
+    cat "$dir/receipt.json" >&2
+    exit 1
+fi
 say "OK: $mode: ${mib} MiB task delivered byte-exact in $(( (end - start) / 1000000 )) ms"
 grep -o '"goodput_gbps":[0-9.]*' "$dir/receipt.json" >&2 || true
