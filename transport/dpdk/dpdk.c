@@ -304,6 +304,7 @@ struct cpn_dpdk_ep {
     uint64_t rto_at_ns;      /* when the last timeout fired */
     double undo_cwnd, undo_ssthresh; /* windows before it (Eifel undo) */
     int undo_ok;             /* that timeout may still prove spurious */
+    int rto_rest;            /* frames the timeout did not resend yet */
     /* receiver */
     uint32_t rcv_nxt;
     struct rte_mbuf **ooo;   /* [window] held out-of-order DATA frames */
@@ -1401,7 +1402,19 @@ static void cpn_dpdk_on_ack(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
                 ep->ssthresh = CPN_MAX(ep->ssthresh, ep->undo_ssthresh);
                 ep->in_recovery = 0;
                 iface->st.spurious_rto++;
+            } else if (ep->rto_rest) {
+                /* A real loss: resend what was out before the timeout. */
+                for (uint32_t seq = ep->snd_una; seq_lt(seq, ep->snd_nxt);
+                     seq++) {
+                    cpn_dpdk_slot_t *r = &ep->slot[seq & mask];
+
+                    if (!r->sacked && r->sent_ns < ep->rto_at_ns) {
+                        iface->st.retransmits++;
+                        cpn_dpdk_tx_slot(iface, ep, seq);
+                    }
+                }
             }
+            ep->rto_rest = 0;
         }
         if (iface->cc_delay && ep->min_rtt_ns != 0) {
             /* The standing delay of a round trip is its least RTT sample
@@ -1592,15 +1605,16 @@ static unsigned cpn_dpdk_timers(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
             }
             ep->undo_ok = 1;
             ep->rto_at_ns = cpn_time_ns();
-            for (uint32_t seq = ep->snd_una; seq_lt(seq, ep->snd_nxt);
-                 seq++) {
-                cpn_dpdk_slot_t *t = &ep->slot[seq & (iface->window - 1)];
-
-                if (!t->sacked && age(now, t->sent_ns) > ep->rto_ns) {
-                    iface->st.retransmits++;
-                    cpn_dpdk_tx_slot(iface, ep, seq);
-                }
+            /* F-RTO (RFC 5682): resend the oldest frame only. The ack that
+             * follows tells a loss (it acks the resent copy: the rest go
+             * then, in on_ack) from a peer that was only late (it acks an
+             * original: nothing more is resent). A descheduled or busy
+             * receiver would otherwise get the whole window twice. */
+            if (!s->sacked) {
+                iface->st.retransmits++;
+                cpn_dpdk_tx_slot(iface, ep, ep->snd_una);
             }
+            ep->rto_rest = 1;
             cpn_dpdk_cwnd_cut(iface, ep);
             ep->rto_ns = CPN_MIN(ep->rto_ns * 2, hi);
             return 1;
