@@ -90,6 +90,7 @@ typedef struct cpn_dpdk_config {
     int pci;
     const char *eal_extra;
     unsigned mtu;
+    int mtu_clamp;
     unsigned rxd;
     unsigned txd;
     unsigned mbufs;
@@ -146,6 +147,12 @@ static const cpn_config_field_t cpn_dpdk_config_field[] = {
     CPN_CONFIG_FIELD("MTU", "1500",
                      "IP MTU of the port (jumbo: 9000); frames are 14 more",
                      CPN_CFG_UINT, cpn_dpdk_config_t, mtu),
+    CPN_CONFIG_FIELD("MTU_CLAMP", "y",
+                     "n: use CPN_DPDK_MTU even above the largest frame the "
+                     "PMD reports (DPDK 22.11's af_packet says 1518 B but "
+                     "carries what its framesz devarg holds; the veth/NIC "
+                     "MTU must match)",
+                     CPN_CFG_BOOL, cpn_dpdk_config_t, mtu_clamp),
     CPN_CONFIG_FIELD("RXD", "1024", "rx descriptors", CPN_CFG_UINT,
                      cpn_dpdk_config_t, rxd),
     CPN_CONFIG_FIELD("TXD", "1024", "tx descriptors", CPN_CFG_UINT,
@@ -695,7 +702,7 @@ static cpn_status_t cpn_dpdk_port_start(cpn_dpdk_iface_t *iface)
     struct rte_eth_conf conf;
     struct rte_eth_txconf txconf;
     char pname[RTE_MEMPOOL_NAMESIZE];
-    unsigned room;
+    unsigned room, port_mtu = 0; /* port_mtu: what the port is told */
     uint16_t nrx, ntx;
     int ret;
 
@@ -717,7 +724,12 @@ static cpn_status_t cpn_dpdk_port_start(cpn_dpdk_iface_t *iface)
             most = CPN_MIN(most, info.max_rx_pktlen - RTE_ETHER_HDR_LEN -
                                      RTE_ETHER_CRC_LEN);
         }
-        if (iface->mtu > most) {
+        if (iface->mtu > most && !iface->cfg.mtu_clamp) {
+            cpn_warn("dpdk: port %s (%s) reports frames up to MTU %u; "
+                     "using CPN_DPDK_MTU=%u anyway (CPN_DPDK_MTU_CLAMP=n)",
+                     iface->port_name, info.driver_name, most, iface->mtu);
+            port_mtu = most;
+        } else if (iface->mtu > most) {
             cpn_warn("dpdk: port %s (%s) takes frames up to MTU %u; using "
                      "that, not CPN_DPDK_MTU=%u", iface->port_name,
                      info.driver_name, most, iface->mtu);
@@ -744,7 +756,7 @@ static cpn_status_t cpn_dpdk_port_start(cpn_dpdk_iface_t *iface)
     }
 
     memset(&conf, 0, sizeof(conf));
-    conf.rxmode.mtu = iface->mtu;
+    conf.rxmode.mtu = port_mtu != 0 ? port_mtu : iface->mtu;
     if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) {
         iface->tx_ol |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
     }
@@ -776,7 +788,8 @@ static cpn_status_t cpn_dpdk_port_start(cpn_dpdk_iface_t *iface)
                   iface->port_name, info.driver_name, rte_strerror(-ret));
         return CPN_ERR_TRANSPORT;
     }
-    ret = rte_eth_dev_set_mtu(iface->port, (uint16_t)iface->mtu);
+    ret = port_mtu != 0 ? 0
+                        : rte_eth_dev_set_mtu(iface->port, (uint16_t)iface->mtu);
     if (ret != 0 && ret != -ENOTSUP) {
         cpn_warn("dpdk: port %s: MTU %u not taken: %s", iface->port_name,
                  iface->mtu, rte_strerror(-ret));
