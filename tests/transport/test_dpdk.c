@@ -449,13 +449,8 @@ static unsigned forged;
 
 static void reseal(cpn_dpdk_hdr_t *h)
 {
-    cpn_dpdk_seg_t *seg = (cpn_dpdk_seg_t *)(h + 1);
-
-    if (h->len >= sizeof(*seg)) {
-        seg->phash = cpn_hash64(seg + 1, h->len - sizeof(*seg));
-    }
     h->csum = 0;
-    h->csum = (uint32_t)cpn_hash64(h, cpn_dpdk_hdr_span(h->len));
+    h->csum = (uint32_t)cpn_hash64(h, sizeof(*h) + h->len);
 }
 
 /* Forge variants of A's first put frame, ahead of the real one. */

@@ -1050,7 +1050,7 @@ static void cpn_dpdk_seal(struct rte_mbuf *m)
                                                 CPN_DPDK_FRAME_HDRS);
 
     h->csum = 0;
-    h->csum = (uint32_t)cpn_hash64(h, cpn_dpdk_hdr_span(h->len));
+    h->csum = (uint32_t)cpn_hash64(h, sizeof(*h) + h->len);
 }
 
 static void cpn_dpdk_send_ctrl(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
@@ -1262,27 +1262,25 @@ static void cpn_dpdk_tx_slot(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
 
     p = cpn_dpdk_frame(iface, ep, CPN_DPDK_T_DATA, seq,
                        (uint32_t)sizeof(*seg) + s->len, &m);
+    s->sent_ns = cpn_time_ns();
     if (p == NULL) {
-        s->sent_ns = cpn_time_ns();
         iface->st.tx_dropped++;
         return; /* the timer sends it again */
     }
-    s->sent_ns = ((const cpn_dpdk_hdr_t *)p - 1)->ts; /* one clock read */
     seg = (cpn_dpdk_seg_t *)p;
     memset(seg, 0, sizeof(*seg));
     seg->op = s->segop;
-    /* The payload is hashed as it is copied: one pass over the source. */
     if (s->segop == CPN_DPDK_OP_SEND) {
         seg->total = op->len;
         seg->off = s->off;
-        seg->phash = cpn_hash64_copy(seg + 1, op->buf + s->off, s->len);
+        rte_memcpy(seg + 1, op->buf + s->off, s->len);
     } else if (s->segop == CPN_DPDK_OP_PUT) {
         seg->key = op->key;
         seg->off = op->raddr + s->off;
-        seg->phash = cpn_hash64_copy(seg + 1, op->buf + s->off, s->len);
+        rte_memcpy(seg + 1, op->buf + s->off, s->len);
     } else {
         seg->total = op->notify_len;
-        seg->phash = cpn_hash64_copy(seg + 1, op->notify, op->notify_len);
+        memcpy(seg + 1, op->notify, op->notify_len);
     }
     cpn_dpdk_seal(m);
     cpn_dpdk_tx_queue(iface, m);
@@ -1660,32 +1658,10 @@ static cpn_dpdk_mem_t *cpn_dpdk_mem_by_id(cpn_dpdk_iface_t *iface,
     return id < iface->nmem ? iface->mem[id] : NULL;
 }
 
-/* Where a put segment of @p len bytes goes: inside a registered region,
- * or NULL (counted as a bad key or range). */
-static uint8_t *cpn_dpdk_put_dst(cpn_dpdk_iface_t *iface,
-                                 const cpn_dpdk_seg_t *seg, uint32_t len)
-{
-    cpn_dpdk_mem_t *mem = cpn_dpdk_mem_by_id(iface, seg->key);
-    uint64_t base, end;
-
-    if (mem == NULL) {
-        iface->st.bad_key++;
-        return NULL;
-    }
-    base = (uint64_t)(uintptr_t)mem->super.addr;
-    end = base + mem->super.len;
-    if (seg->off < base || seg->off > end || len > end - seg->off) {
-        iface->st.bad_range++;
-        return NULL;
-    }
-    return (uint8_t *)(uintptr_t)seg->off;
-}
-
-/* Deliver one in-order DATA segment; a put segment's bytes are already in
- * its region when @p placed. @return 0, or -1 when @p ep closed. */
+/* Deliver one in-order DATA segment. @return 0, or -1 when @p ep closed. */
 static int cpn_dpdk_deliver(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
                             const cpn_dpdk_seg_t *seg, const uint8_t *data,
-                            uint32_t len, int placed)
+                            uint32_t len)
 {
     const cpn_tp_handlers_t *hd = &iface->super.handlers;
 
@@ -1735,11 +1711,20 @@ static int cpn_dpdk_deliver(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
         }
         break;
     case CPN_DPDK_OP_PUT: {
-        uint8_t *dst;
+        cpn_dpdk_mem_t *mem = cpn_dpdk_mem_by_id(iface, seg->key);
+        uint64_t base, end;
 
-        if (!placed && (dst = cpn_dpdk_put_dst(iface, seg, len)) != NULL) {
-            rte_memcpy(dst, data, len);
+        if (mem == NULL) {
+            iface->st.bad_key++;
+            break;
         }
+        base = (uint64_t)(uintptr_t)mem->super.addr;
+        end = base + mem->super.len;
+        if (seg->off < base || seg->off > end || len > end - seg->off) {
+            iface->st.bad_range++;
+            break;
+        }
+        rte_memcpy((void *)(uintptr_t)seg->off, data, len);
         break;
     }
     case CPN_DPDK_OP_NOTIFY:
@@ -1778,8 +1763,22 @@ static int cpn_dpdk_seg_ok(cpn_dpdk_iface_t *iface, const cpn_dpdk_seg_t *seg,
             return 0;
         }
         return 1;
-    case CPN_DPDK_OP_PUT:
-        return cpn_dpdk_put_dst(iface, seg, len) != NULL;
+    case CPN_DPDK_OP_PUT: {
+        cpn_dpdk_mem_t *mem = cpn_dpdk_mem_by_id(iface, seg->key);
+        uint64_t base, end;
+
+        if (mem == NULL) {
+            iface->st.bad_key++;
+            return 0;
+        }
+        base = (uint64_t)(uintptr_t)mem->super.addr;
+        end = base + mem->super.len;
+        if (seg->off < base || seg->off > end || len > end - seg->off) {
+            iface->st.bad_range++;
+            return 0;
+        }
+        return 1;
+    }
     case CPN_DPDK_OP_NOTIFY:
         if (len > CPN_TP_NOTIFY_MAX) {
             iface->st.malformed++;
@@ -1792,18 +1791,13 @@ static int cpn_dpdk_seg_ok(cpn_dpdk_iface_t *iface, const cpn_dpdk_seg_t *seg,
     }
 }
 
-/* A DATA frame whose header was checked (seg_ok too); its payload is
- * checked here, against the segment's phash. It is freed here or held. */
+/* A checked DATA frame; it is freed here or held. */
 static void cpn_dpdk_on_data(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
                              struct rte_mbuf *m)
 {
     const cpn_dpdk_hdr_t *h = cpn_dpdk_hdr_of(m);
-    const cpn_dpdk_seg_t *seg0 = (const cpn_dpdk_seg_t *)(h + 1);
     uint32_t mask = iface->window - 1;
     uint32_t seq = h->seq;
-    uint32_t plen = h->len - (uint32_t)sizeof(*seg0);
-    uint8_t *dst;
-    int placed = 0;
 
     ep->ack_due = 1;
     if (seq_lt(seq, ep->rcv_nxt) ||
@@ -1814,20 +1808,6 @@ static void cpn_dpdk_on_data(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
         } else {
             iface->st.malformed++; /* beyond the window we offered */
         }
-        rte_pktmbuf_free(m);
-        return;
-    }
-    if (seq == ep->rcv_nxt && seg0->op == CPN_DPDK_OP_PUT &&
-        (dst = cpn_dpdk_put_dst(iface, seg0, plen)) != NULL) {
-        /* Next in order: straight into the region, hashed on the way. */
-        placed = 1;
-        if (cpn_hash64_copy(dst, seg0 + 1, plen) != seg0->phash) {
-            iface->st.bad_csum++;
-            rte_pktmbuf_free(m);
-            return;
-        }
-    } else if (cpn_hash64(seg0 + 1, plen) != seg0->phash) {
-        iface->st.bad_csum++;
         rte_pktmbuf_free(m);
         return;
     }
@@ -1846,8 +1826,7 @@ static void cpn_dpdk_on_data(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
 
         ep->rcv_nxt++;
         gone = cpn_dpdk_deliver(iface, ep, seg, (const uint8_t *)(seg + 1),
-                                hh->len - (uint32_t)sizeof(*seg), placed);
-        placed = 0;
+                                hh->len - (uint32_t)sizeof(*seg));
         rte_pktmbuf_free(m);
         if (gone) {
             return;
@@ -1988,7 +1967,7 @@ static void cpn_dpdk_rx_one(cpn_dpdk_iface_t *iface, struct rte_mbuf *m,
     }
     csum = h->csum;
     h->csum = 0;
-    if ((uint32_t)cpn_hash64(h, cpn_dpdk_hdr_span(h->len)) != csum) {
+    if ((uint32_t)cpn_hash64(h, sizeof(*h) + h->len) != csum) {
         iface->st.bad_csum++;
         goto drop;
     }

@@ -6,18 +6,10 @@
  *
  * A frame is Ethernet / IPv4 / UDP, then a cpn header (cpn_dpdk_hdr_t) and,
  * for DATA frames, a segment header (cpn_dpdk_seg_t) and payload. Fields are
- * little-endian (the build refuses big-endian hosts). Two checksums: the
- * header's csum is the low 32 bits of XXH3-64 over the cpn header (with
- * csum = 0) and, for DATA, the segment header; the segment header's phash
- * is XXH3-64 of the payload. Split so that each end touches the payload
- * once: the sender hashes it while copying it into the frame, and the
- * receiver, having checked the header (so the key and address are what the
- * sender wrote), copies an in-order put segment into its region while
- * hashing it. A payload found corrupt then has been written only over the
- * bytes that same segment is about to bring again (nothing reads them
- * before the put's notify, which comes after it), and is dropped unacked.
- * The IPv4 header has its own checksum and the UDP checksum is 0 (none, as
- * IPv4 allows). */
+ * little-endian (the build refuses big-endian hosts). The checksum is the low
+ * 32 bits of XXH3-64 over the cpn header (with csum = 0), the segment header
+ * and the payload; the IPv4 header has its own checksum and the UDP
+ * checksum is 0 (none, as IPv4 allows). */
 #ifndef CPN_TRANSPORT_DPDK_INT_H
 #define CPN_TRANSPORT_DPDK_INT_H
 
@@ -30,7 +22,7 @@
 #endif
 
 #define CPN_DPDK_MAGIC   0xC9D1u
-#define CPN_DPDK_VERSION 2u
+#define CPN_DPDK_VERSION 1u
 /** Frames covered by a selective ack beyond the cumulative one. */
 #define CPN_DPDK_SACK_BITS 256
 
@@ -74,17 +66,7 @@ typedef struct __attribute__((packed)) cpn_dpdk_seg {
     uint32_t key;        /* PUT: region id at the receiver */
     uint64_t total;      /* SEND: message length */
     uint64_t off;        /* SEND: offset in the message; PUT: address */
-    uint64_t phash;      /* XXH3-64 of the payload that follows */
 } cpn_dpdk_seg_t;
-
-/** Bytes of a frame's cpn part that its header checksum covers: the cpn
- *  header and, when @p len (the header's len) has room for it, the segment
- *  header. */
-static inline uint32_t cpn_dpdk_hdr_span(uint32_t len)
-{
-    return (uint32_t)sizeof(cpn_dpdk_hdr_t) +
-           (len < sizeof(cpn_dpdk_seg_t) ? 0 : (uint32_t)sizeof(cpn_dpdk_seg_t));
-}
 
 /** A packed remote key: the region's id at its owner and its bounds. */
 typedef struct __attribute__((packed)) cpn_dpdk_key {
@@ -108,7 +90,7 @@ typedef struct cpn_dpdk_stats {
     uint64_t timeouts;         /* retransmission timer expiries */
     uint64_t dup_rx;           /* DATA frames that had arrived already */
     uint64_t ooo_rx;           /* DATA frames held for reordering */
-    uint64_t bad_csum;         /* dropped: header or payload checksum */
+    uint64_t bad_csum;         /* dropped: checksum mismatch */
     uint64_t malformed;        /* dropped: lengths, types, versions, ids */
     uint64_t bad_key;          /* put segments for an unknown region */
     uint64_t bad_range;        /* put segments outside their region */
