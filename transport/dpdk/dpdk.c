@@ -1262,11 +1262,12 @@ static void cpn_dpdk_tx_slot(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
 
     p = cpn_dpdk_frame(iface, ep, CPN_DPDK_T_DATA, seq,
                        (uint32_t)sizeof(*seg) + s->len, &m);
-    s->sent_ns = cpn_time_ns();
     if (p == NULL) {
+        s->sent_ns = cpn_time_ns();
         iface->st.tx_dropped++;
         return; /* the timer sends it again */
     }
+    s->sent_ns = ((const cpn_dpdk_hdr_t *)p - 1)->ts; /* one clock read */
     seg = (cpn_dpdk_seg_t *)p;
     memset(seg, 0, sizeof(*seg));
     seg->op = s->segop;
