@@ -317,6 +317,7 @@ struct cpn_dpdk_ep {
     struct rte_mbuf **ooo;   /* [window] held out-of-order DATA frames */
     uint32_t nooo;
     uint64_t ts_echo;
+    uint64_t ts_echo_at;     /* when that frame was read (progress start) */
     int ack_due;
     uint8_t *msg;            /* message being reassembled */
     uint64_t msg_len, msg_got;
@@ -365,6 +366,7 @@ struct cpn_dpdk_iface {
     double p_drop, p_reorder, p_dup, p_corrupt;
     uint64_t rng;
     int in_progress;
+    uint64_t rx_now;         /* progress start: when its frames were read */
     int rx_backlog;          /* progress left frames in the rx ring */
     cpn_dpdk_stats_t st;
 };
@@ -1006,6 +1008,12 @@ static void cpn_dpdk_fill_ack(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
         }
     }
     h->ts_echo = ep->ts_echo;
+    if (ep->ts_echo != 0) {
+        uint64_t held = age(h->ts, ep->ts_echo_at) / 1000;
+
+        h->flags |= (uint32_t)CPN_MIN(held, (uint64_t)CPN_DPDK_ACK_DELAY_MAX)
+                    << CPN_DPDK_F_ACK_DELAY_SHIFT;
+    }
     ep->ack_due = 0;
 }
 
@@ -1064,7 +1072,7 @@ static void cpn_dpdk_send_ctrl(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
         return;
     }
     h = rte_pktmbuf_mtod_offset(m, cpn_dpdk_hdr_t *, CPN_DPDK_FRAME_HDRS);
-    h->flags = flags;
+    h->flags |= flags;
     cpn_dpdk_seal(m);
     cpn_dpdk_tx_queue(iface, m);
 }
@@ -1353,15 +1361,21 @@ static void cpn_dpdk_cwnd_cut(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep)
     iface->st.cwnd_cuts++;
 }
 
+/* An RTT sample @p rtt, of which the peer held the ack @p held ns. The
+ * retransmission timer takes the whole of it (acks do take that long);
+ * the congestion control only what the path and queues added: a receiver
+ * busy landing a chunk, or descheduled, is not congestion, and shrinking
+ * the window for it only slows the transfer after it. */
 static void cpn_dpdk_rtt_sample(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
-                                uint64_t rtt)
+                                uint64_t rtt, uint64_t held)
 {
     uint64_t lo = (uint64_t)iface->cfg.rto_min_ms * 1000000ull;
     uint64_t hi = (uint64_t)iface->cfg.rto_max_ms * 1000000ull;
+    uint64_t path = held < rtt ? rtt - held : rtt;
 
-    ep->last_rtt_ns = rtt;
-    if (ep->min_rtt_ns == 0 || rtt < ep->min_rtt_ns) {
-        ep->min_rtt_ns = rtt;
+    ep->last_rtt_ns = path;
+    if (ep->min_rtt_ns == 0 || path < ep->min_rtt_ns) {
+        ep->min_rtt_ns = path;
     }
     if (ep->srtt_ns == 0) {
         ep->srtt_ns = rtt;
@@ -1399,7 +1413,10 @@ static void cpn_dpdk_on_ack(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
 
         ep->last_progress_ns = now;
         if (h->ts_echo != 0 && h->ts_echo <= t) {
-            cpn_dpdk_rtt_sample(iface, ep, t - h->ts_echo);
+            uint64_t held = (uint64_t)(h->flags >> CPN_DPDK_F_ACK_DELAY_SHIFT) *
+                            1000ull;
+
+            cpn_dpdk_rtt_sample(iface, ep, t - h->ts_echo, held);
         }
         if (ep->in_recovery && !seq_lt(ep->snd_una, ep->recover)) {
             ep->in_recovery = 0;
@@ -1813,6 +1830,7 @@ static void cpn_dpdk_on_data(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
         return;
     }
     ep->ts_echo = h->ts;
+    ep->ts_echo_at = iface->rx_now;
     if (seq != ep->rcv_nxt) {
         ep->ooo[seq & mask] = m;
         ep->nooo++;
@@ -2215,11 +2233,13 @@ static void cpn_dpdk_close(cpn_tp_iface_t *tif)
              " tx ring full, %" PRIu64
              " duplicates, %" PRIu64 " out of order, dropped: %" PRIu64
              " checksum %" PRIu64 " malformed %" PRIu64 " key %" PRIu64
-             " range",
+             " range; %" PRIu64 " window cuts, %" PRIu64 " probes, %" PRIu64
+             " spurious timeouts",
              iface->site, iface->port_name, c->tx_frames, c->rx_frames,
              c->retransmits, c->fast_retransmits, c->timeouts, c->tx_dropped,
-             c->tx_ring_full, c->dup_rx, c->ooo_rx, c->bad_csum, c->malformed, c->bad_key,
-             c->bad_range);
+             c->tx_ring_full, c->dup_rx, c->ooo_rx, c->bad_csum, c->malformed,
+             c->bad_key, c->bad_range, c->cwnd_cuts, c->probes,
+             c->spurious_rto);
 
     for (unsigned i = 0; i < iface->ep_hi; i++) {
         cpn_dpdk_ep_t *ep = iface->ep[i];
@@ -2271,6 +2291,7 @@ static unsigned cpn_dpdk_progress(cpn_tp_iface_t *tif)
     }
     iface->in_progress = 1;
     iface->rx_backlog = 0;
+    iface->rx_now = now;
     if (iface->ntx > 0) {
         cpn_dpdk_tx_flush(iface); /* what the ring did not take last time */
     }

@@ -42,6 +42,12 @@ enum cpn_dpdk_segop {
 
 /** Flag: please answer with an ACK now (keepalive). */
 #define CPN_DPDK_F_ACK_REQ 0x1
+/** flags bits 8-31: microseconds the sender of this frame held the ack it
+ *  carries, from reading the DATA frame ts_echo names to stamping this one
+ *  (its own processing: landing a chunk, being descheduled), so the peer's
+ *  congestion control can take it out of the RTT. 0 from older peers. */
+#define CPN_DPDK_F_ACK_DELAY_SHIFT 8
+#define CPN_DPDK_ACK_DELAY_MAX     0xFFFFFFu
 
 typedef struct __attribute__((packed)) cpn_dpdk_hdr {
     uint16_t magic;
