@@ -381,6 +381,61 @@ Test(dpdk, tx_ring_full, .timeout = 240)
     teardown();
 }
 
+/* A receiver that stops for 30 ms (descheduled, busy landing a chunk) and
+ * comes back: the sender's timeouts fire, but the originals arrive, so each
+ * timeout may resend one frame (F-RTO), not the whole window again. */
+Test(dpdk, late_peer_no_window_resend, .init = connect_pair,
+     .fini = teardown, .timeout = 120)
+{
+    cpn_status_t done = CPN_INPROGRESS;
+    size_t len = 16u << 20;
+    uint8_t *src = malloc(len), *region = malloc(len);
+    cpn_tp_mem_t *mem;
+    cpn_tp_rkey_t *rkey;
+    uint8_t key[CPN_TP_RKEY_MAX];
+    size_t klen = sizeof(key);
+    cpn_dpdk_stats_t a, b;
+    uint64_t end;
+
+    fill(src, len, 21);
+    cr_assert_eq(ops->mem_reg(sb.iface, region, len, &mem), CPN_OK);
+    cr_assert_eq(ops->key_pack(mem, key, &klen), CPN_OK);
+    cr_assert_eq(ops->key_unpack(sa.ep, key, klen, &rkey), CPN_OK);
+    cr_assert_eq(ops->put(sa.ep, src, len, NULL, (uint64_t)(uintptr_t)region,
+                          rkey, "n", 1, comp_cb, &done),
+                 CPN_INPROGRESS);
+    for (int i = 0; i < 40; i++) { /* an RTT measured, the window open */
+        step();
+    }
+    cr_assert_eq(done, CPN_INPROGRESS);
+    b_frozen = 1;
+    end = cpn_time_ns() + 30000000ull;
+    while (cpn_time_ns() < end) {
+        step();
+    }
+    b_frozen = 0;
+    while (done == CPN_INPROGRESS) {
+        step();
+    }
+    cr_assert_eq(done, CPN_OK);
+    cr_assert(memcmp(region, src, len) == 0);
+    cpn__dpdk_stats(sa.iface, &a);
+    cpn__dpdk_stats(sb.iface, &b);
+    cr_log_info("A: %lu timeouts (%lu spurious), %lu retransmits, %lu "
+                "probes; B: %lu duplicates",
+                (unsigned long)a.timeouts, (unsigned long)a.spurious_rto,
+                (unsigned long)a.retransmits, (unsigned long)a.probes,
+                (unsigned long)b.dup_rx);
+    cr_expect_gt(a.timeouts, 0, "no timeout fired in 30 ms of silence");
+    cr_expect_leq(a.retransmits, a.timeouts + a.probes + 8,
+                  "%lu frames resent for %lu timeouts",
+                  (unsigned long)a.retransmits, (unsigned long)a.timeouts);
+    ops->key_release(rkey);
+    ops->mem_dereg(mem);
+    free(src);
+    free(region);
+}
+
 /* ---- faults ------------------------------------------------------------- */
 
 typedef struct fault_case {

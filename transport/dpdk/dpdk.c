@@ -1634,16 +1634,30 @@ static unsigned cpn_dpdk_timers(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
             }
             ep->undo_ok = 1;
             ep->rto_at_ns = cpn_time_ns();
-            /* F-RTO (RFC 5682): resend the oldest frame only. The ack that
-             * follows tells a loss (it acks the resent copy: the rest go
-             * then, in on_ack) from a peer that was only late (it acks an
-             * original: nothing more is resent). A descheduled or busy
-             * receiver would otherwise get the whole window twice. */
-            if (!s->sacked) {
-                iface->st.retransmits++;
-                cpn_dpdk_tx_slot(iface, ep, ep->snd_una);
+            /* With selective acks above snd_una, frames were lost: resend
+             * every unsacked one out longer than the RTO. Without (nothing
+             * arrived since), F-RTO (RFC 5682): resend the oldest only; the
+             * ack that follows tells a loss (it acks the resent copy: the
+             * rest go then, in on_ack) from a peer that was only late (it
+             * acks an original: nothing more is resent). A descheduled or
+             * busy receiver would otherwise get the whole window twice. */
+            if (seq_lt(ep->snd_una, ep->high_sack)) {
+                for (uint32_t seq = ep->snd_una; seq_lt(seq, ep->snd_nxt);
+                     seq++) {
+                    cpn_dpdk_slot_t *t = &ep->slot[seq & (iface->window - 1)];
+
+                    if (!t->sacked && age(now, t->sent_ns) > ep->rto_ns) {
+                        iface->st.retransmits++;
+                        cpn_dpdk_tx_slot(iface, ep, seq);
+                    }
+                }
+            } else {
+                if (!s->sacked) {
+                    iface->st.retransmits++;
+                    cpn_dpdk_tx_slot(iface, ep, ep->snd_una);
+                }
+                ep->rto_rest = 1;
             }
-            ep->rto_rest = 1;
             cpn_dpdk_cwnd_cut(iface, ep);
             ep->rto_ns = CPN_MIN(ep->rto_ns * 2, hi);
             return 1;
