@@ -11,13 +11,14 @@
 #           with the same MTU. Ratio: cpn / testpmd, in bits per second of
 #           frames on the wire for testpmd and of payload for cpn.
 #   veth    two network namespaces joined by a veth pair: iperf3 TCP over the
-#           kernel, then cpn over net_af_packet on the same veth. Ratio: cpn
-#           put / iperf3.
+#           kernel, then cpn over net_af_packet (PMD=af_xdp: net_af_xdp) on
+#           the same veth. Ratio: cpn put / iperf3.
 #   loss    cpn put over memif with CPN_DPDK_FAULT_DROP 0.1%, 1%, 5%, as a
 #           fraction of the lossless figure.
 #
 # Usage: bench/bench_dpdk.sh [memif|veth|loss|all] [REPEATS]
 #   MTU=1500|9000 (default 1500), SECS=5 (testpmd/iperf3 seconds),
+#   PMD=af_packet|af_xdp (veth; AFP_ARGS: more af_packet devargs),
 #   MIB=512 (cpn put MiB), TASK_MIB=256, BUILD=build
 set -uo pipefail
 
@@ -50,7 +51,8 @@ huge_arg=--no-huge
 mbuf=$((mtu > 1600 ? 10240 : 2176))
 # af_packet: a ring deep enough for cpn's window. (DPDK 22.11's af_packet
 # and memif PMDs take frames of at most 1518 bytes: no jumbo there.)
-afp=",framecnt=4096"
+afp=",framecnt=4096${AFP_ARGS:-}"
+pmd=${PMD:-af_packet}
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR == 0) print 0; else print a[int((NR + 1) / 2)]}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; }
@@ -160,19 +162,25 @@ run_veth() {
         i=$(ip netns exec ${tag}c taskset -c 1 iperf3 -c 10.79.9.2 -p 5299 -t "$secs" -J 2>/dev/null |
             python3 -c 'import json,sys; print("%.4f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9))' 2>/dev/null)
         wait
-        ip netns exec ${tag}s env CPN_DPDK_VDEVS="net_af_packet0,iface=${tag}a$afp" \
-            CPN_DPDK_PORTS="net_af_packet0@10.79.8.2" CPN_DPDK_FILE_PREFIX=${tag}vs \
+        if [ "$pmd" = af_xdp ]; then
+            vs="net_af_xdp0,iface=${tag}a" vc="net_af_xdp0,iface=${tag}b" port=net_af_xdp0
+        else
+            vs="net_af_packet0,iface=${tag}a$afp" vc="net_af_packet0,iface=${tag}b$afp"
+            port=net_af_packet0
+        fi
+        ip netns exec ${tag}s env CPN_DPDK_VDEVS="$vs" \
+            CPN_DPDK_PORTS="$port@10.79.8.2" CPN_DPDK_FILE_PREFIX=${tag}vs \
             CPN_DPDK_LCORES='0@0' $putb --role server --listen 10.79.8.2:7700 \
             > /dev/null 2> "$dir/vs.log" &
         pids+=($!)
         sleep 1
-        out=$(ip netns exec ${tag}c env CPN_DPDK_VDEVS="net_af_packet0,iface=${tag}b$afp" \
-            CPN_DPDK_PORTS="net_af_packet0@10.79.8.1" CPN_DPDK_FILE_PREFIX=${tag}vc \
+        out=$(ip netns exec ${tag}c env CPN_DPDK_VDEVS="$vc" \
+            CPN_DPDK_PORTS="$port@10.79.8.1" CPN_DPDK_FILE_PREFIX=${tag}vc \
             CPN_DPDK_LCORES='0@1' $putb --role client --to 10.79.8.2:7700 \
             --total "$mib" 2> "$dir/vc.log")
         wait
         c=$(echo "$out" | awk '{print $2}')
-        printf 'veth mtu %s run %s: iperf3 TCP %s Gb/s, cpn put (af_packet) %s Gb/s\n' "$mtu" "$r" "$i" "${c:-0}"
+        printf 'veth mtu %s run %s: iperf3 TCP %s Gb/s, cpn put (%s) %s Gb/s\n' "$mtu" "$r" "$i" "$pmd" "${c:-0}"
         ip3+=("${i:-0}"); cp+=("${c:-0}")
     done
     i=$(printf '%s\n' "${ip3[@]}" | median); c=$(printf '%s\n' "${cp[@]}" | median)

@@ -268,7 +268,8 @@ int main(int argc, char **argv)
             printf("{\"put_gbps\":%.4f,\"bytes\":%llu,\"seconds\":%.4f,"
                    "\"tx_frames\":%llu,\"retransmits\":%llu,"
                    "\"fast_retransmits\":%llu,\"timeouts\":%llu,"
-                   "\"tx_dropped\":%llu,\"cwnd_cuts\":%llu,"
+                   "\"tx_dropped\":%llu,\"tx_ring_full\":%llu,"
+                   "\"cwnd_cuts\":%llu,"
                    "\"spurious_rto\":%llu,\"probes\":%llu}\n",
                    gbps, (unsigned long long)b.completed,
                    (double)(t1 - t0) / 1e9, (unsigned long long)s.tx_frames,
@@ -276,14 +277,17 @@ int main(int argc, char **argv)
                    (unsigned long long)s.fast_retransmits,
                    (unsigned long long)s.timeouts,
                    (unsigned long long)s.tx_dropped,
+                   (unsigned long long)s.tx_ring_full,
                    (unsigned long long)s.cwnd_cuts,
                    (unsigned long long)s.spurious_rto,
                    (unsigned long long)s.probes);
         } else {
-            printf("put_gbps %.4f bytes %llu frames %llu retransmits %llu\n",
+            printf("put_gbps %.4f bytes %llu frames %llu retransmits %llu "
+                   "tx_ring_full %llu\n",
                    gbps, (unsigned long long)b.completed,
                    (unsigned long long)s.tx_frames,
-                   (unsigned long long)s.retransmits);
+                   (unsigned long long)s.retransmits,
+                   (unsigned long long)s.tx_ring_full);
         }
         b.ops->key_release(rkey);
         b.ops->ep_close(b.ep);

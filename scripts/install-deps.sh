@@ -27,6 +27,8 @@ packages=(
     libdpdk-dev         # the DPDK transport (EAL, ethdev, memif/af_packet/ring PMDs)
     dpdk                # dpdk-testpmd, dpdk-devbind.py: the DPDK reference and NIC binding
     iperf3              # the TCP reference for the DPDK veth benchmark
+    tcpdump             # test dpdk_task_pcap: cpn's frames as IPv4/UDP on the wire
+    tshark              # ... and as wireshark dissects them
     procps              # ps, free, sysctl
     iperf3              # cpn bench: the kernel-TCP reference
     gnuplot-nox         # cpn report: charts (SVG terminal)

@@ -6,11 +6,16 @@
 #
 #   memif    `cpn serve` and `cpn send` joined by a net_memif pair
 #            (server/client on one unix socket), no privileges needed
+#   flags    the same memif pair set up with --dpdk-* options, the
+#            CPN_DPDK_* variables set to wrong values the options override
 #   veth     two network namespaces joined by a veth pair, DPDK's
 #            net_af_packet on each end (root, ip netns); PMD=af_xdp tries
 #            net_af_xdp instead
+#   pcap     veth, with tcpdump capturing on the server's end: the frames
+#            must parse as IPv4/UDP between the two sites' addresses and
+#            ports, in tcpdump and (when installed) tshark
 #
-# Usage: dpdk_task.sh memif|veth [MiB]     (CPN_CLI: the cpn binary)
+# Usage: dpdk_task.sh memif|flags|veth|pcap [MiB]  (CPN_CLI: cpn binary)
 # Exit 0 delivered and equal; 1 failed; 77 skipped (say why).
 set -euo pipefail
 
@@ -23,15 +28,20 @@ dir=$(mktemp -d /tmp/${tag}.XXXXXX)
 ns_s=${tag}s
 ns_c=${tag}c
 serve_pid=
+dump_pid=
 
 say() { printf 'dpdk_task: %s\n' "$*" >&2; }
 
 cleanup() {
+    if [ -n "$dump_pid" ]; then
+        kill "$dump_pid" 2>/dev/null || true
+        wait "$dump_pid" 2>/dev/null || true
+    fi
     if [ -n "$serve_pid" ]; then
         kill "$serve_pid" 2>/dev/null || true
         wait "$serve_pid" 2>/dev/null || true
     fi
-    if [ "$mode" = veth ]; then
+    if [ "$mode" = veth ] || [ "$mode" = pcap ]; then
         ip netns del "$ns_s" 2>/dev/null || true
         ip netns del "$ns_c" 2>/dev/null || true
     fi
@@ -63,7 +73,25 @@ memif)
     run_c=(env "CPN_DPDK_VDEVS=net_memif0,role=client,socket=$sock,socket-abstract=no"
            "CPN_DPDK_PORTS=net_memif0@10.78.0.1" "CPN_DPDK_FILE_PREFIX=${tag}c")
     ;;
-veth)
+flags)
+    sock="$dir/memif.sock"
+    # Wrong on purpose: the options below must win over every one of them.
+    export CPN_DPDK_VDEVS=net_bogus0 CPN_DPDK_PORTS=nosuchport@10.0.0.9
+    export CPN_DPDK_FILE_PREFIX=${tag}bogus CPN_DPDK_MTU=1280
+    common=(--dpdk-hugepages n --dpdk-mem 256M --dpdk-mtu 1500)
+    run_s=(env)
+    run_c=(env)
+    opts_s=(--dpdk-vdev "net_memif0,role=server,socket=$sock,socket-abstract=no"
+            --dpdk-port net_memif0 --dpdk-file-prefix "${tag}s" "${common[@]}")
+    opts_c=(--dpdk-vdev "net_memif0,role=client,socket=$sock,socket-abstract=no"
+            --dpdk-port net_memif0 --dpdk-ip 10.78.0.1
+            --dpdk-file-prefix "${tag}c" "${common[@]}")
+    ;;
+veth|pcap)
+    if [ "$mode" = pcap ] && ! command -v tcpdump >/dev/null; then
+        say "SKIP: no tcpdump to capture with (apt-get install tcpdump)"
+        exit 77
+    fi
     if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null; then
         say "SKIP: the veth test needs root and ip(8)"
         exit 77
@@ -95,14 +123,16 @@ veth)
            "CPN_DPDK_PORTS=$port@10.79.0.1" "CPN_DPDK_FILE_PREFIX=${tag}c")
     ;;
 *)
-    say "usage: dpdk_task.sh memif|veth [MiB]"
+    say "usage: dpdk_task.sh memif|flags|veth|pcap [MiB]"
     exit 2
     ;;
 esac
-ip_s=$([ "$mode" = memif ] && echo 10.78.0.2 || echo 10.79.0.2)
+case "$mode" in veth|pcap) ip_s=10.79.0.2 ip_c=10.79.0.1 ;;
+                *) ip_s=10.78.0.2 ip_c=10.78.0.1 ;; esac
+[ "$mode" = flags ] || { opts_s=(--transport dpdk); opts_c=(--transport dpdk); }
 
 exec 9>"$dir/ready"
-"${run_s[@]}" "$cli" serve --transport dpdk --listen "$ip_s:7400" \
+"${run_s[@]}" "$cli" serve "${opts_s[@]}" --listen "$ip_s:7400" \
     --land "$dir/land" -N 1 -q --ready-fd 9 > "$dir/serve.log" 2>&1 &
 serve_pid=$!
 exec 9>&-
@@ -117,8 +147,25 @@ if [ ! -s "$dir/ready" ]; then
     exit 1
 fi
 
+if [ "$mode" = pcap ]; then
+    # Headers only (-s 160): Ethernet, IPv4, UDP and the cpn header.
+    ip netns exec "$ns_s" tcpdump -i "${tag}a" -nn -s 160 -U -w "$dir/cap.pcap" \
+        2> "$dir/tcpdump.log" &
+    dump_pid=$!
+    for _ in $(seq 100); do
+        grep -q "listening on" "$dir/tcpdump.log" 2>/dev/null && break
+        kill -0 "$dump_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if ! grep -q "listening on" "$dir/tcpdump.log"; then
+        say "FAIL: tcpdump did not start on ${tag}a:"
+        cat "$dir/tcpdump.log" >&2
+        exit 1
+    fi
+fi
+
 start=$(date +%s%N)
-if ! "${run_c[@]}" "$cli" send --transport dpdk --to "$ip_s:7400" \
+if ! "${run_c[@]}" "$cli" send "${opts_c[@]}" --to "$ip_s:7400" \
         --timeout 60s -q -j "$dir/src/job/" > "$dir/receipt.json" \
         2> "$dir/send.log"; then
     say "FAIL: cpn send failed:"
@@ -135,5 +182,47 @@ for f in model.bin sub/shard.bin spec.json; do
         exit 1
     fi
 done
+if [ "$mode" = pcap ]; then
+    kill -INT "$dump_pid"
+    wait "$dump_pid" 2>/dev/null || true
+    dump_pid=
+    # The client's frames to the server's listening port, as tcpdump reads
+    # them: "IP 10.79.0.1.40016 > 10.79.0.2.7400: UDP, length 1442".
+    filter="ip and udp and src host $ip_c and dst host $ip_s and dst port 7400"
+    n=$(tcpdump -r "$dir/cap.pcap" -nn "$filter" 2>/dev/null | grep -c "UDP, length" || true)
+    bad=$(tcpdump -r "$dir/cap.pcap" -nn -v "$filter" 2>/dev/null | grep -ci "bad\|truncated" || true)
+    say "capture: $n IPv4/UDP frames $ip_c > $ip_s:7400 in tcpdump, $bad with errors"
+    if [ "$n" -lt 100 ] || [ "$bad" -ne 0 ]; then
+        say "FAIL: tcpdump does not see the task's frames as IPv4/UDP:"
+        tcpdump -r "$dir/cap.pcap" -nn -c 5 >&2 || true
+        exit 1
+    fi
+    if command -v tshark >/dev/null; then
+        # (`-d udp.port==7400,data`: 7400 is also RTPS's port; cpn's
+        # payload is opaque to wireshark)
+        tshark -r "$dir/cap.pcap" -n -d udp.port==7400,data \
+            -o ip.check_checksum:TRUE \
+            -Y "ip.src==$ip_c && ip.dst==$ip_s && udp.dstport==7400" \
+            -T fields -e ip.src -e udp.srcport -e ip.dst -e udp.dstport \
+            -e ip.checksum.status -e _ws.malformed \
+            > "$dir/tshark.txt" 2> "$dir/tshark.log" || true
+        tn=$(wc -l < "$dir/tshark.txt")
+        tbad=$(awk -F'\t' '$5 != "1" || $6 != ""' "$dir/tshark.txt" | wc -l)
+        say "capture: $tn frames in tshark, $tbad malformed or with a bad IP checksum"
+        if [ "$tn" -ne "$n" ] || [ "$tbad" -ne 0 ]; then
+            say "FAIL: tshark disagrees:"
+            head -5 "$dir/tshark.txt" "$dir/tshark.log" >&2
+            exit 1
+        fi
+    else
+        say "capture: tshark not installed; checked with tcpdump only"
+    fi
+fi
+# (the lanes name the port and MTU: the options', not the variables')
+if [ "$mode" = flags ] && ! grep -q "net_memif0 mtu 1500" "$dir/receipt.json"; then
+    say "FAIL: the receipt does not name the --dpdk-port/--dpdk-mtu port:"
+    cat "$dir/receipt.json" >&2
+    exit 1
+fi
 say "OK: $mode: ${mib} MiB task delivered byte-exact in $(( (end - start) / 1000000 )) ms"
 grep -o '"goodput_gbps":[0-9.]*' "$dir/receipt.json" >&2 || true

@@ -591,12 +591,12 @@ Test(cli, help, .timeout = 30)
 {
     static const struct {
         const char *cmd;
-        const char *opts[6];
+        const char *opts[8];
     } sub[] = {
         {"serve", {"--listen", "--land", "--transport", "--json", "--tasks",
-                   "--ready-fd"}},
+                   "--ready-fd", "--dpdk-vdev", "--dpdk-port"}},
         {"send", {"--to", "--job", "--spec", "--spec-json", "--timeout",
-                  "--quiet"}},
+                  "--quiet", "--dpdk-vdev", "--dpdk-file-prefix"}},
         {"demo", {"--size", "--shards", "--dir", "--keep", "--transport",
                   "--json"}},
         {"info", {"--config", "--json", "--help", NULL, NULL, NULL}},
@@ -619,7 +619,7 @@ Test(cli, help, .timeout = 30)
         args[1] = "--help";
         cr_assert_eq(run(args, NULL, 10000, &out, &err), 0, "cpn %s --help",
                      sub[i].cmd);
-        for (j = 0; j < 6 && sub[i].opts[j] != NULL; j++) {
+        for (j = 0; j < 8 && sub[i].opts[j] != NULL; j++) {
             cr_expect(strstr(out, sub[i].opts[j]) != NULL,
                       "cpn %s --help does not mention %s", sub[i].cmd,
                       sub[i].opts[j]);
@@ -651,6 +651,11 @@ Test(cli, usage_errors, .timeout = 60)
         {"serve", "--listen", "127.0.0.1:0", NULL},
         {"serve", "--listen", "127.0.0.1:0", "--land", "/tmp/x", "--tasks", "0", NULL},
         {"serve", "--listen", "127.0.0.1:0", "--land", "/tmp/x", "--ready-fd", "999", NULL},
+        {"send", "--to", "127.0.0.1:1", "--dpdk-port", "p0", "x", NULL},
+        {"send", "-t", "ucx", "--to", "127.0.0.1:1", "--dpdk-pci", "x", NULL},
+        {"send", "--to", "127.0.0.1:1", "--dpdk-mtu", "99999", "x", NULL},
+        {"serve", "--listen", "0.0.0.0:0", "--land", "/tmp/x", "--dpdk-port", "p0", NULL},
+        {"serve", "--listen", "1.2.3.4:0", "--land", "/tmp/x", "--dpdk-hugepages", "maybe", NULL},
         {"demo", "--size", "12Q", NULL},
         {"demo", "--shards", "0", NULL},
         {"demo", "extra", NULL},

@@ -24,6 +24,7 @@
 
 #include "core/checksum.h"
 #include "core/clock.h"
+#include "core/compiler.h"
 #include "transport/dpdk/dpdk_int.h"
 #include "transport/transport.h"
 
@@ -116,11 +117,14 @@ static void open_side(side_t *s)
     cr_assert_eq(st, CPN_OK, "open %s: %s", s->name, cpn_status_str(st));
 }
 
-/* Move A's frames to B, through the hook. */
+/* Move A's frames to B, through the hook, as many as B's rx ring takes
+ * (the rest wait in tap: a full link pushes back, it does not lose). */
 static void pump_tap(void)
 {
     void *objs[64];
-    unsigned n = rte_ring_dequeue_burst(tap, objs, 64, NULL);
+    unsigned n = rte_ring_dequeue_burst(tap, objs,
+                                        CPN_MIN(64u, rte_ring_free_count(brx)),
+                                        NULL);
 
     for (unsigned i = 0; i < n; i++) {
         struct rte_mbuf *m = objs[i];
@@ -150,10 +154,14 @@ static void dump_stats(const char *who, cpn_tp_iface_t *iface)
     cpn_dpdk_stats_t s;
 
     cpn__dpdk_stats(iface, &s);
-    cr_log_warn("%s: tx %lu rx %lu txdrop %lu retx %lu rto %lu dup %lu "
-                "ooo %lu csum %lu malformed %lu key %lu range %lu other %lu",
+    cr_log_warn("%s: tx %lu rx %lu txdrop %lu ringfull %lu retx %lu (sack "
+                "%lu probe %lu) rto %lu dup %lu ooo %lu csum %lu malformed %lu "
+                "key %lu range %lu other %lu",
                 who, (unsigned long)s.tx_frames, (unsigned long)s.rx_frames,
-                (unsigned long)s.tx_dropped, (unsigned long)s.retransmits,
+                (unsigned long)s.tx_dropped, (unsigned long)s.tx_ring_full,
+                (unsigned long)s.retransmits,
+                (unsigned long)s.fast_retransmits,
+                (unsigned long)s.probes,
                 (unsigned long)s.timeouts, (unsigned long)s.dup_rx,
                 (unsigned long)s.ooo_rx, (unsigned long)s.bad_csum,
                 (unsigned long)s.malformed, (unsigned long)s.bad_key,
@@ -344,6 +352,88 @@ Test(dpdk, jumbo, .timeout = 240)
     check_put(8u << 20, 5, 1);
     check_send(3u << 20, 2);
     teardown();
+}
+
+/* A tx ring far smaller than the congestion window: the port keeps
+ * refusing frames, and the backend must hold them (backpressure) rather
+ * than drop them, so without faults nothing is ever retransmitted. */
+Test(dpdk, tx_ring_full, .timeout = 240)
+{
+    cpn_dpdk_stats_t a, b;
+
+    setenv("CPN_DPDK_RING_SIZE", "64", 1);
+    connect_pair();
+    check_put(16u << 20, 11, 3);
+    check_send(4u << 20, 4);
+    cpn__dpdk_stats(sa.iface, &a);
+    cpn__dpdk_stats(sb.iface, &b);
+    cr_log_info("A: tx %lu, ring full %lu times, retx %lu; B: tx %lu, ring "
+                "full %lu times, retx %lu, dup rx %lu",
+                (unsigned long)a.tx_frames, (unsigned long)a.tx_ring_full,
+                (unsigned long)a.retransmits, (unsigned long)b.tx_frames,
+                (unsigned long)b.tx_ring_full, (unsigned long)b.retransmits,
+                (unsigned long)b.dup_rx);
+    cr_expect_gt(a.tx_ring_full, 0, "A's 64-frame tx ring never filled");
+    cr_expect_eq(a.tx_dropped + b.tx_dropped, 0);
+    cr_expect_eq(a.retransmits + b.retransmits, 0,
+                 "a full tx ring cost %lu + %lu retransmits",
+                 (unsigned long)a.retransmits, (unsigned long)b.retransmits);
+    teardown();
+}
+
+/* A receiver that stops for 30 ms (descheduled, busy landing a chunk) and
+ * comes back: the sender's timeouts fire, but the originals arrive, so each
+ * timeout may resend one frame (F-RTO), not the whole window again. */
+Test(dpdk, late_peer_no_window_resend, .init = connect_pair,
+     .fini = teardown, .timeout = 120)
+{
+    cpn_status_t done = CPN_INPROGRESS;
+    size_t len = 16u << 20;
+    uint8_t *src = malloc(len), *region = malloc(len);
+    cpn_tp_mem_t *mem;
+    cpn_tp_rkey_t *rkey;
+    uint8_t key[CPN_TP_RKEY_MAX];
+    size_t klen = sizeof(key);
+    cpn_dpdk_stats_t a, b;
+    uint64_t end;
+
+    fill(src, len, 21);
+    cr_assert_eq(ops->mem_reg(sb.iface, region, len, &mem), CPN_OK);
+    cr_assert_eq(ops->key_pack(mem, key, &klen), CPN_OK);
+    cr_assert_eq(ops->key_unpack(sa.ep, key, klen, &rkey), CPN_OK);
+    cr_assert_eq(ops->put(sa.ep, src, len, NULL, (uint64_t)(uintptr_t)region,
+                          rkey, "n", 1, comp_cb, &done),
+                 CPN_INPROGRESS);
+    for (int i = 0; i < 40; i++) { /* an RTT measured, the window open */
+        step();
+    }
+    cr_assert_eq(done, CPN_INPROGRESS);
+    b_frozen = 1;
+    end = cpn_time_ns() + 30000000ull;
+    while (cpn_time_ns() < end) {
+        step();
+    }
+    b_frozen = 0;
+    while (done == CPN_INPROGRESS) {
+        step();
+    }
+    cr_assert_eq(done, CPN_OK);
+    cr_assert(memcmp(region, src, len) == 0);
+    cpn__dpdk_stats(sa.iface, &a);
+    cpn__dpdk_stats(sb.iface, &b);
+    cr_log_info("A: %lu timeouts (%lu spurious), %lu retransmits, %lu "
+                "probes; B: %lu duplicates",
+                (unsigned long)a.timeouts, (unsigned long)a.spurious_rto,
+                (unsigned long)a.retransmits, (unsigned long)a.probes,
+                (unsigned long)b.dup_rx);
+    cr_expect_gt(a.timeouts, 0, "no timeout fired in 30 ms of silence");
+    cr_expect_leq(a.retransmits, a.timeouts + a.probes + 8,
+                  "%lu frames resent for %lu timeouts",
+                  (unsigned long)a.retransmits, (unsigned long)a.timeouts);
+    ops->key_release(rkey);
+    ops->mem_dereg(mem);
+    free(src);
+    free(region);
 }
 
 /* ---- faults ------------------------------------------------------------- */

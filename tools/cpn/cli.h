@@ -48,6 +48,59 @@ int cli_cmd_keygen(int argc, char **argv);
  *  be opened or memory runs out (errno says which). */
 char *cli_read_file(const char *path);
 
+/* ---- --dpdk-* options of serve and send (dpdk_opts.c) ------------------ */
+
+/** First getopt code of the --dpdk-* options (CLI_DPDK_OPTIONS). */
+#define CLI_OPT_DPDK 0x400
+
+/** The --dpdk-* entries of a struct option table (codes from CLI_OPT_DPDK). */
+#define CLI_DPDK_OPTIONS                                                      \
+    {"dpdk-vdev", required_argument, NULL, CLI_OPT_DPDK + 0},                 \
+    {"dpdk-port", required_argument, NULL, CLI_OPT_DPDK + 1},                 \
+    {"dpdk-ip", required_argument, NULL, CLI_OPT_DPDK + 2},                   \
+    {"dpdk-lcores", required_argument, NULL, CLI_OPT_DPDK + 3},               \
+    {"dpdk-hugepages", required_argument, NULL, CLI_OPT_DPDK + 4},            \
+    {"dpdk-file-prefix", required_argument, NULL, CLI_OPT_DPDK + 5},          \
+    {"dpdk-mem", required_argument, NULL, CLI_OPT_DPDK + 6},                  \
+    {"dpdk-mtu", required_argument, NULL, CLI_OPT_DPDK + 7},                  \
+    {"dpdk-neigh", required_argument, NULL, CLI_OPT_DPDK + 8},                \
+    {"dpdk-pci", no_argument, NULL, CLI_OPT_DPDK + 9},                        \
+    {"dpdk-eal-args", required_argument, NULL, CLI_OPT_DPDK + 10}
+
+/** The --dpdk-* options seen so far; zero-initialise. */
+typedef struct cli_dpdk_opts {
+    int given;               /* any --dpdk-* option */
+    char vdevs[2048];        /* ';'-separated, as CPN_DPDK_VDEVS */
+    char ports[1024];        /* ';'-separated SPEC[@IP] */
+    char neigh[1024];        /* ';'-separated IP=MAC */
+    char ip[64];             /* --dpdk-ip */
+    const char *lcores, *huge, *file_prefix, *mem, *mtu, *eal_args;
+    int pci;
+} cli_dpdk_opts_t;
+
+/** Print the --dpdk-* options' help lines to @p out. */
+void cli_dpdk_help(FILE *out);
+
+/** Is getopt code @p c one of the --dpdk-* options? */
+int cli_dpdk_is_option(int c);
+
+/**
+ * Record --dpdk-* option @p c with argument @p arg into @p d.
+ * @return 0, or CLI_EXIT_USAGE (printed, naming command @p cmd).
+ */
+int cli_dpdk_option(cli_dpdk_opts_t *d, const char *cmd, int c,
+                    const char *arg);
+
+/**
+ * After parsing: when any --dpdk-* option was given, make the transport
+ * dpdk (*@p transport_p, refusing another one) and set the CPN_DPDK_*
+ * variables they name, overriding the environment. A --dpdk-port without
+ * @IP takes --dpdk-ip, else the IPv4 host of @p listen_addr (may be NULL).
+ * @return 0, CLI_EXIT_USAGE or CLI_EXIT_LOCAL (printed).
+ */
+int cli_dpdk_apply(cli_dpdk_opts_t *d, const char *cmd,
+                   const char **transport_p, const char *listen_addr);
+
 /* ---- exit codes and messages (util.c) ---------------------------------- */
 
 /**

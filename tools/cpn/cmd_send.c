@@ -51,12 +51,17 @@ static void cli_send_help(FILE *out)
             "  -j, --json              print the receipt as JSON on stdout\n"
             "  -q, --quiet             no progress bar, no summary (errors still show)\n"
             "  -h, --help              this help\n"
+            "\n");
+    cli_dpdk_help(out);
+    fprintf(out,
             "\n"
             "Exit codes: 0 delivered; 1 task failed (refused, checksum, receiver error);\n"
             "2 usage; 3 peer unreachable, lost or timed out; 4 local file error.\n"
             "\n"
             "Example:\n"
-            "  cpn send --to siteb:13337 --job llama-7b ./llama-7b/\n");
+            "  cpn send --to siteb:13337 --job llama-7b ./llama-7b/\n"
+            "  cpn send --to 10.78.0.2:7400 --dpdk-port net_memif0@10.78.0.1 \\\n"
+            "      --dpdk-vdev net_memif0,role=client,socket=/tmp/m.sock ./job/\n");
 }
 
 /* Read a spec file whole. @return 0, or -1 with errno set. */
@@ -287,8 +292,10 @@ int cli_cmd_send(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {"key", required_argument, NULL, OPT_KEY},
         {"peers", required_argument, NULL, OPT_PEERS},
+        CLI_DPDK_OPTIONS,
         {NULL, 0, NULL, 0},
     };
+    cli_dpdk_opts_t dpdk = {0};
     const char *key = NULL, *peers = NULL;
     const char *to = NULL, *job = NULL, *spec_file = NULL, *spec_json = NULL;
     const char *transport = NULL, *timeout_arg = NULL;
@@ -323,6 +330,12 @@ int cli_cmd_send(int argc, char **argv)
             cli_send_help(stdout);
             return CLI_EXIT_OK;
         default:
+            if (cli_dpdk_is_option(c)) {
+                if (cli_dpdk_option(&dpdk, "send", c, optarg) != 0) {
+                    return CLI_EXIT_USAGE;
+                }
+                break;
+            }
             return cli_getopt_error("send", c, argv);
         }
     }
@@ -334,6 +347,10 @@ int cli_cmd_send(int argc, char **argv)
     }
     if (optind >= argc) {
         return cli_usage("send", "nothing to send: give one or more PATHs");
+    }
+    rc = cli_dpdk_apply(&dpdk, "send", &transport, NULL);
+    if (rc != 0) {
+        return rc;
     }
     if (timeout_arg != NULL && cli_parse_seconds(timeout_arg, &timeout_ms) != 0) {
         return cli_usage("send", "--timeout wants seconds (30, 2.5, 500ms, 2m), "

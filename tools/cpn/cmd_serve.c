@@ -45,9 +45,15 @@ static void cli_serve_help(FILE *out)
             "                          newline to file descriptor FD, then close it\n"
             "  -q, --quiet             no banner, no per-task lines (errors still show)\n"
             "  -h, --help              this help\n"
+            "\n");
+    cli_dpdk_help(out);
+    fprintf(out,
             "\n"
-            "Example:\n"
-            "  cpn serve --listen 0.0.0.0:13337 --land /data/landed\n");
+            "Examples:\n"
+            "  cpn serve --listen 0.0.0.0:13337 --land /data/landed\n"
+            "  cpn serve --listen 10.78.0.2:7400 --land /data/landed \\\n"
+            "      --dpdk-vdev net_memif0,role=server,socket=/tmp/m.sock \\\n"
+            "      --dpdk-port net_memif0 --dpdk-file-prefix siteb\n");
 }
 
 /* Called by the site for every task that finished landing, or failed. */
@@ -132,9 +138,11 @@ int cli_cmd_serve(int argc, char **argv)
         {"peers", required_argument, NULL, OPT_PEERS},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
+        CLI_DPDK_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     const char *listen_addr = NULL, *land = NULL, *transport = NULL;
+    cli_dpdk_opts_t dpdk = {0};
     const char *name = NULL, *key = NULL, *peers = NULL;
     uint64_t max_tasks = 0, v;
     int c, ready_fd = -1, rc = CLI_EXIT_OK;
@@ -189,6 +197,12 @@ int cli_cmd_serve(int argc, char **argv)
             cli_serve_help(stdout);
             return CLI_EXIT_OK;
         default:
+            if (cli_dpdk_is_option(c)) {
+                if (cli_dpdk_option(&dpdk, "serve", c, optarg) != 0) {
+                    return CLI_EXIT_USAGE;
+                }
+                break;
+            }
             return cli_getopt_error("serve", c, argv);
         }
     }
@@ -204,6 +218,10 @@ int cli_cmd_serve(int argc, char **argv)
     }
     if (land == NULL) {
         return cli_usage("serve", "missing --land DIR");
+    }
+    rc = cli_dpdk_apply(&dpdk, "serve", &transport, listen_addr);
+    if (rc != 0) {
+        return rc;
     }
 
     st = cpn_site_params_init(&params);

@@ -90,9 +90,11 @@ typedef struct cpn_dpdk_config {
     int pci;
     const char *eal_extra;
     unsigned mtu;
+    int mtu_clamp;
     unsigned rxd;
     unsigned txd;
     unsigned mbufs;
+    unsigned ring_size;
     unsigned window;
     unsigned cwnd_init;
     unsigned cwnd_ai;
@@ -145,12 +147,22 @@ static const cpn_config_field_t cpn_dpdk_config_field[] = {
     CPN_CONFIG_FIELD("MTU", "1500",
                      "IP MTU of the port (jumbo: 9000); frames are 14 more",
                      CPN_CFG_UINT, cpn_dpdk_config_t, mtu),
+    CPN_CONFIG_FIELD("MTU_CLAMP", "y",
+                     "n: use CPN_DPDK_MTU even above the largest frame the "
+                     "PMD reports (DPDK 22.11's af_packet says 1518 B but "
+                     "carries what its framesz devarg holds; the veth/NIC "
+                     "MTU must match)",
+                     CPN_CFG_BOOL, cpn_dpdk_config_t, mtu_clamp),
     CPN_CONFIG_FIELD("RXD", "1024", "rx descriptors", CPN_CFG_UINT,
                      cpn_dpdk_config_t, rxd),
     CPN_CONFIG_FIELD("TXD", "1024", "tx descriptors", CPN_CFG_UINT,
                      cpn_dpdk_config_t, txd),
     CPN_CONFIG_FIELD("MBUFS", "16383", "mbufs in the port's pool",
                      CPN_CFG_UINT, cpn_dpdk_config_t, mbufs),
+    CPN_CONFIG_FIELD("RING_SIZE", "4096",
+                     "entries of each rte_ring a ring:RX:TX port is made of "
+                     "(a power of two)",
+                     CPN_CFG_UINT, cpn_dpdk_config_t, ring_size),
     CPN_CONFIG_FIELD("WINDOW", "1024",
                      "receive window in frames (a power of two, <= 4096)",
                      CPN_CFG_UINT, cpn_dpdk_config_t, window),
@@ -299,11 +311,13 @@ struct cpn_dpdk_ep {
     uint64_t rto_at_ns;      /* when the last timeout fired */
     double undo_cwnd, undo_ssthresh; /* windows before it (Eifel undo) */
     int undo_ok;             /* that timeout may still prove spurious */
+    int rto_rest;            /* frames the timeout did not resend yet */
     /* receiver */
     uint32_t rcv_nxt;
     struct rte_mbuf **ooo;   /* [window] held out-of-order DATA frames */
     uint32_t nooo;
     uint64_t ts_echo;
+    uint64_t ts_echo_at;     /* when that frame was read (progress start) */
     int ack_due;
     uint8_t *msg;            /* message being reassembled */
     uint64_t msg_len, msg_got;
@@ -338,14 +352,21 @@ struct cpn_dpdk_iface {
     uint32_t nmem;
     struct { uint32_t ip; struct rte_ether_addr mac; } neigh[CPN_DPDK_MAX_NEIGH];
     unsigned nneigh;
-    struct rte_mbuf *txq[CPN_DPDK_BURST];
-    unsigned ntx;
+    /* Frames built but not yet taken by the port, oldest first: a FIFO of
+     * txq_mask + 1 entries (a power of two), head at txq_head. A full tx
+     * ring leaves them here for the next flush instead of dropping them. */
+    struct rte_mbuf **txq;
+    uint32_t txq_mask, txq_head, ntx;
+    unsigned ntx_new;        /* queued since the last flush attempt */
+    int tx_stalled;          /* the last flush left frames: ring full */
+    uint64_t ring_full_ns;   /* when a flush last found the ring full */
     struct rte_mbuf *stash[CPN_DPDK_BURST];
     unsigned nstash;
     struct rte_mbuf *held;   /* fault injection: frame held back */
     double p_drop, p_reorder, p_dup, p_corrupt;
     uint64_t rng;
     int in_progress;
+    uint64_t rx_now;         /* progress start: when its frames were read */
     int rx_backlog;          /* progress left frames in the rx ring */
     cpn_dpdk_stats_t st;
 };
@@ -621,6 +642,12 @@ static cpn_status_t cpn_dpdk_find_port(cpn_dpdk_iface_t *iface,
             cpn_error("dpdk: port '%s': expected ring:RXRING:TXRING", spec);
             return CPN_ERR_CONFIG;
         }
+        if (iface->cfg.ring_size < 2 ||
+            (iface->cfg.ring_size & (iface->cfg.ring_size - 1)) != 0) {
+            cpn_error("dpdk: port '%s': CPN_DPDK_RING_SIZE=%u: use a power "
+                      "of two", spec, iface->cfg.ring_size);
+            return CPN_ERR_CONFIG;
+        }
         snprintf(rxn, sizeof(rxn), "%.*s", (int)(colon - spec - 5), spec + 5);
         snprintf(txn, sizeof(txn), "%s", colon + 1);
         for (int i = 0; i < 2; i++) {
@@ -628,7 +655,8 @@ static cpn_status_t cpn_dpdk_find_port(cpn_dpdk_iface_t *iface,
 
             r[i] = rte_ring_lookup(n);
             if (r[i] == NULL) {
-                r[i] = rte_ring_create(n, 4096, (int)rte_socket_id(),
+                r[i] = rte_ring_create(n, iface->cfg.ring_size,
+                                       (int)rte_socket_id(),
                                        RING_F_SP_ENQ | RING_F_SC_DEQ);
             }
             if (r[i] == NULL) {
@@ -676,7 +704,7 @@ static cpn_status_t cpn_dpdk_port_start(cpn_dpdk_iface_t *iface)
     struct rte_eth_conf conf;
     struct rte_eth_txconf txconf;
     char pname[RTE_MEMPOOL_NAMESIZE];
-    unsigned room;
+    unsigned room, port_mtu = 0; /* port_mtu: what the port is told */
     uint16_t nrx, ntx;
     int ret;
 
@@ -698,7 +726,12 @@ static cpn_status_t cpn_dpdk_port_start(cpn_dpdk_iface_t *iface)
             most = CPN_MIN(most, info.max_rx_pktlen - RTE_ETHER_HDR_LEN -
                                      RTE_ETHER_CRC_LEN);
         }
-        if (iface->mtu > most) {
+        if (iface->mtu > most && !iface->cfg.mtu_clamp) {
+            cpn_warn("dpdk: port %s (%s) reports frames up to MTU %u; "
+                     "using CPN_DPDK_MTU=%u anyway (CPN_DPDK_MTU_CLAMP=n)",
+                     iface->port_name, info.driver_name, most, iface->mtu);
+            port_mtu = most;
+        } else if (iface->mtu > most) {
             cpn_warn("dpdk: port %s (%s) takes frames up to MTU %u; using "
                      "that, not CPN_DPDK_MTU=%u", iface->port_name,
                      info.driver_name, most, iface->mtu);
@@ -725,7 +758,7 @@ static cpn_status_t cpn_dpdk_port_start(cpn_dpdk_iface_t *iface)
     }
 
     memset(&conf, 0, sizeof(conf));
-    conf.rxmode.mtu = iface->mtu;
+    conf.rxmode.mtu = port_mtu != 0 ? port_mtu : iface->mtu;
     if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) {
         iface->tx_ol |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
     }
@@ -757,7 +790,8 @@ static cpn_status_t cpn_dpdk_port_start(cpn_dpdk_iface_t *iface)
                   iface->port_name, info.driver_name, rte_strerror(-ret));
         return CPN_ERR_TRANSPORT;
     }
-    ret = rte_eth_dev_set_mtu(iface->port, (uint16_t)iface->mtu);
+    ret = port_mtu != 0 ? 0
+                        : rte_eth_dev_set_mtu(iface->port, (uint16_t)iface->mtu);
     if (ret != 0 && ret != -ENOTSUP) {
         cpn_warn("dpdk: port %s: MTU %u not taken: %s", iface->port_name,
                  iface->mtu, rte_strerror(-ret));
@@ -850,28 +884,74 @@ bad:
 
 /* ---- frames out -------------------------------------------------------------- */
 
+/* Hand queued frames to the port, oldest first, as far as its tx ring takes
+ * them; the rest stay queued for the next call (a full ring is
+ * backpressure, not loss: nothing is dropped, so nothing is resent). */
 static void cpn_dpdk_tx_flush(cpn_dpdk_iface_t *iface)
 {
-    unsigned sent = 0, tries = 0;
+    iface->ntx_new = 0;
+    while (iface->ntx > 0) {
+        uint32_t at = iface->txq_head & iface->txq_mask;
+        uint32_t run = CPN_MIN(iface->ntx, iface->txq_mask + 1 - at);
+        uint16_t want = (uint16_t)CPN_MIN(run, 512u);
+        uint16_t sent = rte_eth_tx_burst(iface->port, 0, iface->txq + at,
+                                         want);
 
-    while (sent < iface->ntx && tries++ < 64) {
-        sent += rte_eth_tx_burst(iface->port, 0, iface->txq + sent,
-                                 (uint16_t)(iface->ntx - sent));
+        iface->txq_head += sent;
+        iface->ntx -= sent;
+        if (sent < want) {
+            iface->st.tx_ring_full++;
+            iface->ring_full_ns = cpn_time_ns();
+            break;
+        }
     }
-    if (sent < iface->ntx) {
-        iface->st.tx_dropped += iface->ntx - sent;
-        rte_pktmbuf_free_bulk(iface->txq + sent, iface->ntx - sent);
-    }
-    iface->ntx = 0;
+    iface->tx_stalled = iface->ntx > 0;
 }
 
+/* Does the port lag behind (frames wait for room in its tx ring)? Then no
+ * new segments are numbered and no frame is called lost by a timer: the
+ * frames have not left yet. */
+static inline int cpn_dpdk_tx_blocked(const cpn_dpdk_iface_t *iface)
+{
+    return iface->tx_stalled;
+}
+
+/* Queue @p m for the port; flushed every burst. Only when the queue itself
+ * is full (the ring has not moved for a whole window of frames) is @p m
+ * dropped and counted: DATA is then sent again by the timers. */
 static void cpn_dpdk_tx_queue(cpn_dpdk_iface_t *iface, struct rte_mbuf *m)
 {
-    iface->txq[iface->ntx++] = m;
+    if (iface->ntx > iface->txq_mask) {
+        cpn_dpdk_tx_flush(iface);
+        if (iface->ntx > iface->txq_mask) {
+            iface->st.tx_dropped++;
+            rte_pktmbuf_free(m);
+            return;
+        }
+    }
+    iface->txq[(iface->txq_head + iface->ntx) & iface->txq_mask] = m;
+    iface->ntx++;
     iface->st.tx_frames++;
     iface->st.tx_bytes += m->pkt_len;
-    if (iface->ntx == CPN_DPDK_BURST) {
+    if (++iface->ntx_new == CPN_DPDK_BURST) {
         cpn_dpdk_tx_flush(iface);
+    }
+}
+
+/* At close: give the port a moment to take what is queued, then drop it. */
+static void cpn_dpdk_tx_drain(cpn_dpdk_iface_t *iface)
+{
+    uint64_t end = cpn_time_ns() + 50000000ull;
+
+    cpn_dpdk_tx_flush(iface);
+    while (iface->ntx > 0 && cpn_time_ns() < end) {
+        rte_pause();
+        cpn_dpdk_tx_flush(iface);
+    }
+    while (iface->ntx > 0) {
+        iface->st.tx_dropped++;
+        rte_pktmbuf_free(iface->txq[iface->txq_head++ & iface->txq_mask]);
+        iface->ntx--;
     }
 }
 
@@ -928,6 +1008,12 @@ static void cpn_dpdk_fill_ack(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
         }
     }
     h->ts_echo = ep->ts_echo;
+    if (ep->ts_echo != 0) {
+        uint64_t held = age(h->ts, ep->ts_echo_at) / 1000;
+
+        h->flags |= (uint32_t)CPN_MIN(held, (uint64_t)CPN_DPDK_ACK_DELAY_MAX)
+                    << CPN_DPDK_F_ACK_DELAY_SHIFT;
+    }
     ep->ack_due = 0;
 }
 
@@ -986,7 +1072,7 @@ static void cpn_dpdk_send_ctrl(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
         return;
     }
     h = rte_pktmbuf_mtod_offset(m, cpn_dpdk_hdr_t *, CPN_DPDK_FRAME_HDRS);
-    h->flags = flags;
+    h->flags |= flags;
     cpn_dpdk_seal(m);
     cpn_dpdk_tx_queue(iface, m);
 }
@@ -1184,11 +1270,12 @@ static void cpn_dpdk_tx_slot(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
 
     p = cpn_dpdk_frame(iface, ep, CPN_DPDK_T_DATA, seq,
                        (uint32_t)sizeof(*seg) + s->len, &m);
-    s->sent_ns = cpn_time_ns();
     if (p == NULL) {
+        s->sent_ns = cpn_time_ns();
         iface->st.tx_dropped++;
         return; /* the timer sends it again */
     }
+    s->sent_ns = ((const cpn_dpdk_hdr_t *)p - 1)->ts; /* one clock read */
     seg = (cpn_dpdk_seg_t *)p;
     memset(seg, 0, sizeof(*seg));
     seg->op = s->segop;
@@ -1223,7 +1310,8 @@ static unsigned cpn_dpdk_pump(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep)
     if (limit < 1) {
         limit = 1;
     }
-    while (ep->op_cur != NULL && ep->snd_nxt - ep->snd_una < limit) {
+    while (ep->op_cur != NULL && ep->snd_nxt - ep->snd_una < limit &&
+           !cpn_dpdk_tx_blocked(iface)) {
         cpn_dpdk_op_t *op = ep->op_cur;
         cpn_dpdk_slot_t *s = &ep->slot[ep->snd_nxt & (iface->window - 1)];
         size_t left = op->len - op->cursor;
@@ -1273,15 +1361,21 @@ static void cpn_dpdk_cwnd_cut(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep)
     iface->st.cwnd_cuts++;
 }
 
+/* An RTT sample @p rtt, of which the peer held the ack @p held ns. The
+ * retransmission timer takes the whole of it (acks do take that long);
+ * the congestion control only what the path and queues added: a receiver
+ * busy landing a chunk, or descheduled, is not congestion, and shrinking
+ * the window for it only slows the transfer after it. */
 static void cpn_dpdk_rtt_sample(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
-                                uint64_t rtt)
+                                uint64_t rtt, uint64_t held)
 {
     uint64_t lo = (uint64_t)iface->cfg.rto_min_ms * 1000000ull;
     uint64_t hi = (uint64_t)iface->cfg.rto_max_ms * 1000000ull;
+    uint64_t path = held < rtt ? rtt - held : rtt;
 
-    ep->last_rtt_ns = rtt;
-    if (ep->min_rtt_ns == 0 || rtt < ep->min_rtt_ns) {
-        ep->min_rtt_ns = rtt;
+    ep->last_rtt_ns = path;
+    if (ep->min_rtt_ns == 0 || path < ep->min_rtt_ns) {
+        ep->min_rtt_ns = path;
     }
     if (ep->srtt_ns == 0) {
         ep->srtt_ns = rtt;
@@ -1319,7 +1413,10 @@ static void cpn_dpdk_on_ack(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
 
         ep->last_progress_ns = now;
         if (h->ts_echo != 0 && h->ts_echo <= t) {
-            cpn_dpdk_rtt_sample(iface, ep, t - h->ts_echo);
+            uint64_t held = (uint64_t)(h->flags >> CPN_DPDK_F_ACK_DELAY_SHIFT) *
+                            1000ull;
+
+            cpn_dpdk_rtt_sample(iface, ep, t - h->ts_echo, held);
         }
         if (ep->in_recovery && !seq_lt(ep->snd_una, ep->recover)) {
             ep->in_recovery = 0;
@@ -1334,7 +1431,19 @@ static void cpn_dpdk_on_ack(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
                 ep->ssthresh = CPN_MAX(ep->ssthresh, ep->undo_ssthresh);
                 ep->in_recovery = 0;
                 iface->st.spurious_rto++;
+            } else if (ep->rto_rest) {
+                /* A real loss: resend what was out before the timeout. */
+                for (uint32_t seq = ep->snd_una; seq_lt(seq, ep->snd_nxt);
+                     seq++) {
+                    cpn_dpdk_slot_t *r = &ep->slot[seq & mask];
+
+                    if (!r->sacked && r->sent_ns < ep->rto_at_ns) {
+                        iface->st.retransmits++;
+                        cpn_dpdk_tx_slot(iface, ep, seq);
+                    }
+                }
             }
+            ep->rto_rest = 0;
         }
         if (iface->cc_delay && ep->min_rtt_ns != 0) {
             /* The standing delay of a round trip is its least RTT sample
@@ -1490,11 +1599,20 @@ static unsigned cpn_dpdk_timers(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
         /* Probe (RACK's tail loss probe, RFC 8985): the oldest frame
          * still unacked two smoothed RTTs after it went out is sent again
          * once, without a cut. RACK cannot see its loss when nothing newer
-         * follows it (the window is full behind it, or it is the tail). */
-        uint64_t pto = CPN_MAX(2 * ep->srtt_ns, 50000ull);
+         * follows it (the window is full behind it, or it is the tail).
+         * The timer restarts on every ack that makes progress (RFC 8985
+         * 7.2), and it waits out the RTT's variation, not only twice its
+         * mean: at microsecond RTTs a busy receiver's jitter is as large.
+         * Not while the port's tx ring was full within that time: frames
+         * wait in it longer than the RTT measured before it filled. */
+        uint64_t pto = CPN_MAX(CPN_MAX(2 * ep->srtt_ns,
+                                       ep->srtt_ns + 4 * ep->rttvar_ns),
+                               50000ull);
 
         if (ep->srtt_ns != 0 && pto < ep->rto_ns && !s->sacked &&
-            !s->probed && !iface->rx_backlog && age(now, s->sent_ns) > pto) {
+            !s->probed && !iface->rx_backlog && !cpn_dpdk_tx_blocked(iface) &&
+            age(now, s->sent_ns) > pto && age(now, ep->last_progress_ns) > pto &&
+            age(now, iface->ring_full_ns) > pto) {
             s->probed = 1;
             s->fast = 1;
             iface->st.retransmits++;
@@ -1502,9 +1620,11 @@ static unsigned cpn_dpdk_timers(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
             cpn_dpdk_tx_slot(iface, ep, ep->snd_una);
             return 1;
         }
-        /* Acks may wait in the rx ring (this process was descheduled):
-         * read them before calling anything lost. */
-        if (age(now, s->sent_ns) > ep->rto_ns && !iface->rx_backlog) {
+        /* Acks may wait in the rx ring (this process was descheduled),
+         * frames in our tx queue (the port's ring is full): read and send
+         * them before calling anything lost. */
+        if (age(now, s->sent_ns) > ep->rto_ns && !iface->rx_backlog &&
+            !cpn_dpdk_tx_blocked(iface)) {
             uint64_t hi = (uint64_t)iface->cfg.rto_max_ms * 1000000ull;
 
             iface->st.timeouts++;
@@ -1514,14 +1634,29 @@ static unsigned cpn_dpdk_timers(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
             }
             ep->undo_ok = 1;
             ep->rto_at_ns = cpn_time_ns();
-            for (uint32_t seq = ep->snd_una; seq_lt(seq, ep->snd_nxt);
-                 seq++) {
-                cpn_dpdk_slot_t *t = &ep->slot[seq & (iface->window - 1)];
+            /* With selective acks above snd_una, frames were lost: resend
+             * every unsacked one out longer than the RTO. Without (nothing
+             * arrived since), F-RTO (RFC 5682): resend the oldest only; the
+             * ack that follows tells a loss (it acks the resent copy: the
+             * rest go then, in on_ack) from a peer that was only late (it
+             * acks an original: nothing more is resent). A descheduled or
+             * busy receiver would otherwise get the whole window twice. */
+            if (seq_lt(ep->snd_una, ep->high_sack)) {
+                for (uint32_t seq = ep->snd_una; seq_lt(seq, ep->snd_nxt);
+                     seq++) {
+                    cpn_dpdk_slot_t *t = &ep->slot[seq & (iface->window - 1)];
 
-                if (!t->sacked && age(now, t->sent_ns) > ep->rto_ns) {
-                    iface->st.retransmits++;
-                    cpn_dpdk_tx_slot(iface, ep, seq);
+                    if (!t->sacked && age(now, t->sent_ns) > ep->rto_ns) {
+                        iface->st.retransmits++;
+                        cpn_dpdk_tx_slot(iface, ep, seq);
+                    }
                 }
+            } else {
+                if (!s->sacked) {
+                    iface->st.retransmits++;
+                    cpn_dpdk_tx_slot(iface, ep, ep->snd_una);
+                }
+                ep->rto_rest = 1;
             }
             cpn_dpdk_cwnd_cut(iface, ep);
             ep->rto_ns = CPN_MIN(ep->rto_ns * 2, hi);
@@ -1709,6 +1844,7 @@ static void cpn_dpdk_on_data(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
         return;
     }
     ep->ts_echo = h->ts;
+    ep->ts_echo_at = iface->rx_now;
     if (seq != ep->rcv_nxt) {
         ep->ooo[seq & mask] = m;
         ep->nooo++;
@@ -2036,6 +2172,18 @@ static cpn_status_t cpn_dpdk_open(const cpn_tp_params_t *params,
         goto err_free;
     }
     iface->window = iface->cfg.window;
+    /* Room for every frame a window's retransmission may queue at once,
+     * and then some: the queue fills only when the port stops taking. */
+    iface->txq_mask = 1;
+    while (iface->txq_mask < 2 * iface->window + 4 * CPN_DPDK_BURST) {
+        iface->txq_mask <<= 1;
+    }
+    iface->txq = calloc(iface->txq_mask, sizeof(*iface->txq));
+    iface->txq_mask--;
+    if (iface->txq == NULL) {
+        st = CPN_ERR_NO_MEMORY;
+        goto err_free;
+    }
     if (strcmp(iface->cfg.cc, "delay") == 0) {
         iface->cc_delay = 1;
     } else if (strcmp(iface->cfg.cc, "aimd") != 0) {
@@ -2083,6 +2231,7 @@ err_release:
     rte_mempool_free(iface->pool);
     cpn_dpdk_claimed &= ~(1u << iface->entry);
 err_free:
+    free(iface->txq);
     free(iface);
     return st;
 }
@@ -2095,13 +2244,16 @@ static void cpn_dpdk_close(cpn_tp_iface_t *tif)
     cpn_info("dpdk: site %s port %s: tx %" PRIu64 " rx %" PRIu64
              " frames, %" PRIu64 " retransmitted (%" PRIu64 " on sacks, %"
              PRIu64 " timeouts), %" PRIu64 " tx dropped, %" PRIu64
+             " tx ring full, %" PRIu64
              " duplicates, %" PRIu64 " out of order, dropped: %" PRIu64
              " checksum %" PRIu64 " malformed %" PRIu64 " key %" PRIu64
-             " range",
+             " range; %" PRIu64 " window cuts, %" PRIu64 " probes, %" PRIu64
+             " spurious timeouts",
              iface->site, iface->port_name, c->tx_frames, c->rx_frames,
              c->retransmits, c->fast_retransmits, c->timeouts, c->tx_dropped,
-             c->dup_rx, c->ooo_rx, c->bad_csum, c->malformed, c->bad_key,
-             c->bad_range);
+             c->tx_ring_full, c->dup_rx, c->ooo_rx, c->bad_csum, c->malformed,
+             c->bad_key, c->bad_range, c->cwnd_cuts, c->probes,
+             c->spurious_rto);
 
     for (unsigned i = 0; i < iface->ep_hi; i++) {
         cpn_dpdk_ep_t *ep = iface->ep[i];
@@ -2119,7 +2271,7 @@ static void cpn_dpdk_close(cpn_tp_iface_t *tif)
         }
         cpn_dpdk_ep_unlink(iface, ep);
     }
-    cpn_dpdk_tx_flush(iface);
+    cpn_dpdk_tx_drain(iface);
     cpn_dpdk_reap(iface);
     rte_pktmbuf_free_bulk(iface->stash, iface->nstash);
     if (iface->held != NULL) {
@@ -2137,6 +2289,7 @@ static void cpn_dpdk_close(cpn_tp_iface_t *tif)
         free(iface->mem[i]);
     }
     free(iface->mem);
+    free(iface->txq);
     free(iface);
 }
 
@@ -2152,6 +2305,10 @@ static unsigned cpn_dpdk_progress(cpn_tp_iface_t *tif)
     }
     iface->in_progress = 1;
     iface->rx_backlog = 0;
+    iface->rx_now = now;
+    if (iface->ntx > 0) {
+        cpn_dpdk_tx_flush(iface); /* what the ring did not take last time */
+    }
     for (int round = 0; round < 4; round++) {
         if (iface->nstash > 0) {
             n = iface->nstash;
@@ -2208,8 +2365,8 @@ static cpn_status_t cpn_dpdk_wait(cpn_tp_iface_t *tif, int timeout_ms)
             iface->nstash = rte_eth_rx_burst(iface->port, 0, iface->stash,
                                              CPN_DPDK_BURST);
         }
-        if (iface->nstash > 0) {
-            return CPN_OK;
+        if (iface->nstash > 0 || iface->ntx > 0) {
+            return CPN_OK; /* frames in, or frames to push out */
         }
         now = cpn_time_ns();
         if (now >= end) {

@@ -42,6 +42,12 @@ enum cpn_dpdk_segop {
 
 /** Flag: please answer with an ACK now (keepalive). */
 #define CPN_DPDK_F_ACK_REQ 0x1
+/** flags bits 8-31: microseconds the sender of this frame held the ack it
+ *  carries, from reading the DATA frame ts_echo names to stamping this one
+ *  (its own processing: landing a chunk, being descheduled), so the peer's
+ *  congestion control can take it out of the RTT. 0 from older peers. */
+#define CPN_DPDK_F_ACK_DELAY_SHIFT 8
+#define CPN_DPDK_ACK_DELAY_MAX     0xFFFFFFu
 
 typedef struct __attribute__((packed)) cpn_dpdk_hdr {
     uint16_t magic;
@@ -81,7 +87,10 @@ typedef struct __attribute__((packed)) cpn_dpdk_key {
 typedef struct cpn_dpdk_stats {
     uint64_t tx_frames, rx_frames;
     uint64_t tx_bytes, rx_payload;
-    uint64_t tx_dropped;       /* the port did not take them (retransmitted) */
+    uint64_t tx_dropped;       /* never reached the port: no mbuf, or the
+                                * tx queue full (DATA is retransmitted) */
+    uint64_t tx_ring_full;     /* flushes that found the port's tx ring
+                                * full and kept frames queued for later */
     uint64_t retransmits;      /* DATA frames sent again */
     uint64_t fast_retransmits; /* of which on selective acks */
     uint64_t timeouts;         /* retransmission timer expiries */
