@@ -34,11 +34,26 @@ cpn_status_t cpn__receipt_build_sender(cpn_task_t *task,
     need = strlen(task->job) + strlen(site->name) + strlen(peer->name) +
            strlen(peer->addr) + strlen(site->transport) +
            strlen(peer->lanes) + m->landed_at.len + 8;
-    task->receipt_strs = malloc(need);
-    task->receipt_obj = calloc(task->nobj ? task->nobj : 1,
-                               sizeof(*task->receipt_obj));
-    if (task->receipt_strs == NULL || task->receipt_obj == NULL) {
-        return CPN_ERR_NO_MEMORY;
+    /* Buffers a recycled task kept are reused (task.c, task_spare). */
+    if (need > task->receipt_strs_cap) {
+        free(task->receipt_strs);
+        task->receipt_strs_cap = 0;
+        task->receipt_strs = malloc(need);
+        if (task->receipt_strs == NULL) {
+            return CPN_ERR_NO_MEMORY;
+        }
+        task->receipt_strs_cap = need;
+    }
+    if (task->nobj > task->receipt_obj_cap || task->receipt_obj == NULL) {
+        size_t n = task->nobj ? task->nobj : 1;
+
+        free(task->receipt_obj);
+        task->receipt_obj_cap = 0;
+        task->receipt_obj = malloc(n * sizeof(*task->receipt_obj));
+        if (task->receipt_obj == NULL) {
+            return CPN_ERR_NO_MEMORY;
+        }
+        task->receipt_obj_cap = n;
     }
     pos = task->receipt_strs;
     memset(r, 0, sizeof(*r));
@@ -70,11 +85,13 @@ cpn_status_t cpn__receipt_build_sender(cpn_task_t *task,
     for (i = 0; i < task->nobj; i++) {
         cpn_obj_t *o = &task->obj[i];
 
-        task->receipt_obj[i].name = o->name;
-        task->receipt_obj[i].size = o->size;
-        task->receipt_obj[i].digest_hi = o->digest.hi;
-        task->receipt_obj[i].digest_lo = o->digest.lo;
-        task->receipt_obj[i].inlined = o->inlined;
+        task->receipt_obj[i] = (cpn_receipt_object_t){
+            .name = o->name,
+            .size = o->size,
+            .digest_hi = o->digest.hi,
+            .digest_lo = o->digest.lo,
+            .inlined = o->inlined,
+        };
         r->inline_objects += (uint64_t)o->inlined;
     }
     r->nobjects = task->nobj;

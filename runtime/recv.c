@@ -209,6 +209,83 @@ static void rtask_close_fd(cpn_rtask_t *rt)
     }
 }
 
+/* Largest buffers the spare receiving task keeps (rtask_alloc). */
+#define RSPARE_MAX_OBJ 64
+#define RSPARE_MAX_CHUNKS 4096
+
+/* A zeroed receiving task for @p site: the site's spare one when it has
+ * one, with the object array and chunk block it grew, so that a stream of
+ * small tasks is received without malloc for them. */
+static cpn_rtask_t *rtask_alloc(cpn_site_t *site)
+{
+    cpn_rtask_t *rt = site->rtask_spare, keep;
+
+    if (rt == NULL) {
+        return calloc(1, sizeof(*rt));
+    }
+    site->rtask_spare = NULL;
+    keep = *rt;
+    memset(rt, 0, sizeof(*rt));
+    rt->obj = keep.obj;
+    rt->obj_cap = keep.obj_cap;
+    rt->chunk_block = keep.chunk_block;
+    rt->chunk_cap = keep.chunk_cap;
+    return rt;
+}
+
+/* Zeroed room for @p n objects of at most @p chunks chunks in all in @p rt,
+ * with each object's hash and got arrays pointed into the chunk block once
+ * its nchunks are known (rtask_place_chunks). */
+static cpn_status_t rtask_alloc_obj(cpn_rtask_t *rt, uint32_t n, size_t chunks)
+{
+    if (n > rt->obj_cap || rt->obj == NULL) {
+        cpn_robj_t *o = calloc(n ? n : 1, sizeof(*o));
+
+        if (o == NULL) {
+            return CPN_ERR_NO_MEMORY;
+        }
+        free(rt->obj);
+        rt->obj = o;
+        rt->obj_cap = n ? n : 1;
+    } else {
+        memset(rt->obj, 0, (size_t)n * sizeof(*rt->obj));
+    }
+    if (chunks > rt->chunk_cap || rt->chunk_block == NULL) {
+        size_t cap = chunks ? chunks : 1;
+        uint8_t *b;
+
+        if (cap > SIZE_MAX / (sizeof(uint64_t) + 1)) {
+            return CPN_ERR_NO_MEMORY;
+        }
+        b = malloc(cap * (sizeof(uint64_t) + 1));
+        if (b == NULL) {
+            return CPN_ERR_NO_MEMORY;
+        }
+        free(rt->chunk_block);
+        rt->chunk_block = b;
+        rt->chunk_cap = cap;
+    }
+    return CPN_OK;
+}
+
+/* Point the hash and got arrays of objects 0..@p n-1 (nchunks set) into the
+ * chunk block, zeroed. */
+static void rtask_place_chunks(cpn_rtask_t *rt, uint32_t n)
+{
+    uint64_t *hash = (uint64_t *)(void *)rt->chunk_block;
+    uint8_t *got = rt->chunk_block + rt->chunk_cap * sizeof(uint64_t);
+    size_t used = 0;
+    uint32_t i;
+
+    for (i = 0; i < n; i++) {
+        rt->obj[i].hash = hash + used;
+        rt->obj[i].got = got + used;
+        used += (size_t)rt->obj[i].nchunks;
+    }
+    memset(hash, 0, used * sizeof(*hash));
+    memset(got, 0, used);
+}
+
 static void rtask_free(cpn_rtask_t *rt)
 {
     cpn_site_t *site = rt->site;
@@ -241,16 +318,20 @@ static void rtask_free(cpn_rtask_t *rt)
     cpn__resume_close(rt);
     for (i = 0; i < rt->nobj; i++) {
         free(rt->obj[i].name);
-        free(rt->obj[i].hash);
-        free(rt->obj[i].got);
     }
     if (rt->tmpdir != NULL) {
         rm_tree(rt->tmpdir);
         free(rt->tmpdir);
     }
-    free(rt->obj);
     free(rt->spec);
     free(rt->job);
+    if (site->rtask_spare == NULL && rt->obj_cap <= RSPARE_MAX_OBJ &&
+        rt->chunk_cap <= RSPARE_MAX_CHUNKS) {
+        site->rtask_spare = rt;
+        return;
+    }
+    free(rt->obj);
+    free(rt->chunk_block);
     free(rt);
 }
 
@@ -259,14 +340,16 @@ static void rtask_report(cpn_rtask_t *rt, cpn_status_t status,
                          const char *landed_at)
 {
     cpn_site_t *site = rt->site;
-    cpn_receipt_object_t *ro;
+    cpn_receipt_object_t few[4], *ro = few;
     cpn_receipt_t r;
     uint32_t i;
 
     if (site->params.landed_cb == NULL) {
         return;
     }
-    ro = calloc(rt->nobj ? rt->nobj : 1, sizeof(*ro));
+    if (rt->nobj > CPN_ARRAY_SIZE(few)) {
+        ro = calloc(rt->nobj, sizeof(*ro));
+    }
     memset(&r, 0, sizeof(r));
     r.task_id = rt->id;
     r.job = rt->job;
@@ -297,7 +380,9 @@ static void rtask_report(cpn_rtask_t *rt, cpn_status_t status,
     r.nobjects = ro != NULL ? rt->nobj : 0;
     r.object = ro;
     site->params.landed_cb(site->params.landed_arg, status, &r);
-    free(ro);
+    if (ro != few) {
+        free(ro);
+    }
 }
 
 /* Give up on a receiving task: nothing of it becomes visible. */
@@ -675,6 +760,54 @@ static cpn_status_t inline_land(cpn_rtask_t *rt, uint32_t i,
     return st;
 }
 
+/* Is @p name one of objects 0..@p n-1 of @p rt? With a hash @p set of
+ * @p cap entries (index + 1, open addressing), *@p k_p is then the free
+ * entry for it; without one (few objects), the names are compared in turn. */
+static int name_seen(const cpn_rtask_t *rt, const uint32_t *set, size_t cap,
+                     uint32_t n, cpn_wire_str_t name, size_t *k_p)
+{
+    size_t k;
+
+    if (set == NULL) {
+        for (k = 0; k < n; k++) {
+            const char *p = rt->obj[k].name;
+
+            if (strlen(p) == name.len && memcmp(p, name.ptr, name.len) == 0) {
+                return 1;
+            }
+        }
+        return 0;
+    }
+    for (k = cpn_hash64(name.ptr, name.len) & (cap - 1); set[k] != 0;
+         k = (k + 1) & (cap - 1)) {
+        const char *p = rt->obj[set[k] - 1].name;
+
+        if (strlen(p) == name.len && memcmp(p, name.ptr, name.len) == 0) {
+            return 1;
+        }
+    }
+    *k_p = k;
+    return 0;
+}
+
+/* Bytes of an OFFER asked for ahead of the decoding (a quarter of L1d). */
+#define OFFER_PREFETCH_MAX (8u << 10)
+
+/* The inline bytes of an OFFER were just written by the sender's CPU, so
+ * every line of them is a miss here, served from another core's cache (a
+ * few hundred ns across core complexes): ask for them all at once, so the
+ * fetches overlap the decoding and checks that come before the hash reads
+ * them, instead of the hash waiting on each in turn. */
+static void offer_prefetch(const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    size_t n = CPN_MIN(len, (size_t)OFFER_PREFETCH_MAX), i;
+
+    for (i = 0; i < n; i += 64) {
+        __builtin_prefetch(p + i, 0, 3);
+    }
+}
+
 static void on_offer(cpn_peer_t *peer, const void *buf, size_t len)
 {
     cpn_site_t *site = peer->site;
@@ -694,6 +827,7 @@ static void on_offer(cpn_peer_t *peer, const void *buf, size_t len)
     cpn_msg_t *m;
     cpn_status_t st;
 
+    offer_prefetch(buf, len);
     st = cpn_wire_decode_offer(buf, len, &hdr, &off);
     if (st != CPN_OK) {
         if (cpn_wire_decode_hdr(buf, len, &hdr) != CPN_OK) {
@@ -733,7 +867,7 @@ static void on_offer(cpn_peer_t *peer, const void *buf, size_t len)
         return;
     }
 
-    rt = calloc(1, sizeof(*rt));
+    rt = rtask_alloc(site);
     if (rt == NULL) {
         refuse(peer, hdr.task_id, CPN_ERR_NO_MEMORY, "out of memory");
         return;
@@ -749,7 +883,11 @@ static void on_offer(cpn_peer_t *peer, const void *buf, size_t len)
     rt->window = site->params.window;
     rt->t_start = cpn_time_ns();
     rt->job = strndup(off.job.ptr, off.job.len);
-    rt->obj = calloc(off.nobjects ? off.nobjects : 1, sizeof(*rt->obj));
+    /* Chunks in all: at most total_bytes / chunk_size plus one per object
+     * (the decoder checked the sizes add up to total_bytes). */
+    st = rtask_alloc_obj(rt, off.nobjects,
+                         (size_t)(off.total_bytes / off.chunk_size) +
+                             off.nobjects);
     if (off.spec.len > 0) {
         rt->spec = malloc(off.spec.len);
         if (rt->spec != NULL) {
@@ -759,24 +897,27 @@ static void on_offer(cpn_peer_t *peer, const void *buf, size_t len)
     }
     rt->next = site->rtasks;
     site->rtasks = rt;
-    if (rt->job == NULL || rt->obj == NULL ||
+    if (rt->job == NULL || st != CPN_OK ||
         (off.spec.len > 0 && rt->spec == NULL)) {
         rtask_fail(rt, 1, CPN_ERR_NO_MEMORY, "out of memory");
         return;
     }
 
-    /* Every name checked before anything is written. */
+    /* Every name checked before anything is written; duplicates through a
+     * hash set, or for a few objects by comparing each with the others. */
     {
-        size_t cap = 64, k;
-        uint32_t *set;
+        size_t cap = 64, k = 0;
+        uint32_t *set = NULL;
 
         while (cap < (size_t)off.nobjects * 2) {
             cap *= 2;
         }
-        set = calloc(cap, sizeof(*set));
-        if (set == NULL) {
-            rtask_fail(rt, 1, CPN_ERR_NO_MEMORY, "out of memory");
-            return;
+        if (off.nobjects >= CPN_NAME_SET_MIN) {
+            set = calloc(cap, sizeof(*set));
+            if (set == NULL) {
+                rtask_fail(rt, 1, CPN_ERR_NO_MEMORY, "out of memory");
+                return;
+            }
         }
         cpn_wire_offer_iter_init(&off, &it);
         for (i = 0; i < off.nobjects; i++) {
@@ -791,35 +932,30 @@ static void on_offer(cpn_peer_t *peer, const void *buf, size_t len)
                            q, why);
                 return;
             }
-            for (k = cpn_hash64(wo.name.ptr, wo.name.len) & (cap - 1);
-                 set[k] != 0; k = (k + 1) & (cap - 1)) {
-                const cpn_robj_t *p = &rt->obj[set[k] - 1];
-
-                if (strlen(p->name) == wo.name.len &&
-                    memcmp(p->name, wo.name.ptr, wo.name.len) == 0) {
-                    cpn__name_quote(wo.name.ptr, wo.name.len, q, sizeof(q));
-                    free(set);
-                    rtask_fail(rt, 1, CPN_ERR_DUPLICATE, "object name \"%s\" "
-                               "appears twice", q);
-                    return;
-                }
+            if (name_seen(rt, set, cap, i, wo.name, &k)) {
+                cpn__name_quote(wo.name.ptr, wo.name.len, q, sizeof(q));
+                free(set);
+                rtask_fail(rt, 1, CPN_ERR_DUPLICATE, "object name \"%s\" "
+                           "appears twice", q);
+                return;
             }
             o->name = strndup(wo.name.ptr, wo.name.len);
             o->size = wo.size;
             o->nchunks = (wo.size + off.chunk_size - 1) / off.chunk_size;
             o->inlined = (wo.flags & CPN_WIRE_OBJ_INLINE) != 0;
             o->digest = wo.digest;
-            o->hash = calloc(o->nchunks ? o->nchunks : 1, sizeof(uint64_t));
-            o->got = calloc(o->nchunks ? o->nchunks : 1, 1);
             rt->nobj = i + 1;
-            if (o->name == NULL || o->hash == NULL || o->got == NULL) {
+            if (o->name == NULL) {
                 free(set);
                 rtask_fail(rt, 1, CPN_ERR_NO_MEMORY, "out of memory");
                 return;
             }
-            set[k] = i + 1;
+            if (set != NULL) {
+                set[k] = i + 1;
+            }
         }
         free(set);
+        rtask_place_chunks(rt, rt->nobj);
     }
 
     /* The application may refuse, or route objects into its own memory. */
@@ -1180,10 +1316,19 @@ void cpn__rtask_supersede(cpn_rtask_t *old)
 
 void cpn__recv_close_all(cpn_site_t *site)
 {
+    cpn_rtask_t *spare;
+
     while (site->rtasks != NULL) {
         site->rtasks->keep_partial = 1;
         rtask_fail(site->rtasks, 0, CPN_ERR_CANCELED, "site %s closed",
                    site->name);
+    }
+    spare = site->rtask_spare;
+    site->rtask_spare = NULL;
+    if (spare != NULL) {
+        free(spare->obj);
+        free(spare->chunk_block);
+        free(spare);
     }
 }
 

@@ -24,6 +24,9 @@ typedef struct cpn_rtask cpn_rtask_t;
 #define CPN_OFFER_INLINE_BUDGET (4u << 20)
 /* Chunks a task may have to send again after failed checks before it fails. */
 #define CPN_MAX_RETRIES 16
+/* Objects from which a task keeps a hash set of names to refuse duplicates;
+ * below it, comparing each name with the others is cheaper. */
+#define CPN_NAME_SET_MIN 8
 
 struct cpn_mem {
     cpn_site_t *site;
@@ -124,9 +127,13 @@ struct cpn_task {
     cpn_obj_t *obj;
     size_t nobj, obj_cap;
     uint64_t total_bytes;
-    /* name set, for duplicates: open addressing over obj indexes + 1 */
+    /* name set, for duplicates: open addressing over obj indexes + 1; made
+     * only from CPN_NAME_SET_MIN objects on (fewer are compared in turn) */
     uint32_t *name_set;
     size_t name_set_cap;
+    /* the chunk hashes of every object in one block (obj[i].hash points in) */
+    uint64_t *hashes;
+    size_t hashes_cap;
 
     cpn_task_state_t state;
     cpn_status_t status;
@@ -167,7 +174,9 @@ struct cpn_task {
 
     cpn_receipt_t receipt;
     cpn_receipt_object_t *receipt_obj;
+    size_t receipt_obj_cap;
     char *receipt_strs;       /* strings the receipt points to */
+    size_t receipt_strs_cap;
 
     struct cpn_task *next;    /* site->active */
 };
@@ -202,6 +211,11 @@ struct cpn_rtask {
     size_t spec_len;
     cpn_robj_t *obj;
     uint32_t nobj;
+    uint32_t obj_cap;
+    /* every object's chunk hashes, then its per-chunk flags, in one block
+     * of chunk_cap x 9 bytes (obj[i].hash and obj[i].got point in) */
+    uint8_t *chunk_block;
+    size_t chunk_cap;
     uint32_t chunk_size;
     uint64_t total_bytes;
     uint64_t bytes_verified;
@@ -260,6 +274,7 @@ struct cpn_site {
     cpn_peer_t *peers;
     cpn_task_t *active;       /* sending tasks in flight */
     cpn_rtask_t *rtasks;      /* receiving tasks */
+    cpn_rtask_t *rtask_spare; /* a finished one kept for the next offer */
     cpn_msg_t *msg_free;
     uint64_t next_task_id;
     int pump_pending;

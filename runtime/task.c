@@ -23,6 +23,63 @@
 
 /* ---- building a task ---- */
 
+/* One destroyed task kept for the next cpn_task_create, with the buffers it
+ * grew (object array, chunk hashes, receipt), so that a stream of small
+ * tasks runs without malloc in steady state. Process-wide, so that a task
+ * destroyed after its site closed never touches the site; an atomic
+ * exchange makes it safe for tasks of sites on different threads. */
+static cpn_task_t *task_spare;
+
+/* Largest buffers a spare task keeps; a task that grew more frees them. */
+#define SPARE_MAX_OBJ 64
+#define SPARE_MAX_HASHES 4096
+#define SPARE_MAX_STRS 4096
+
+/* A zeroed task, the spare one when there is one. */
+static cpn_task_t *task_alloc(void)
+{
+    cpn_task_t *task = __atomic_exchange_n(&task_spare, NULL,
+                                           __ATOMIC_ACQUIRE);
+    cpn_task_t keep;
+
+    if (task == NULL) {
+        return calloc(1, sizeof(*task));
+    }
+    keep = *task;
+    memset(task, 0, sizeof(*task));
+    task->obj = keep.obj;
+    task->obj_cap = keep.obj_cap;
+    task->hashes = keep.hashes;
+    task->hashes_cap = keep.hashes_cap;
+    task->receipt_obj = keep.receipt_obj;
+    task->receipt_obj_cap = keep.receipt_obj_cap;
+    task->receipt_strs = keep.receipt_strs;
+    task->receipt_strs_cap = keep.receipt_strs_cap;
+    return task;
+}
+
+/* Free @p task, or keep it as the spare when its buffers are modest; the
+ * caller freed everything else it held. */
+static void task_release(cpn_task_t *task)
+{
+    cpn_task_t *old;
+
+    if (task->obj_cap > SPARE_MAX_OBJ || task->hashes_cap > SPARE_MAX_HASHES ||
+        task->receipt_obj_cap > SPARE_MAX_OBJ ||
+        task->receipt_strs_cap > SPARE_MAX_STRS) {
+        old = task;
+    } else {
+        old = __atomic_exchange_n(&task_spare, task, __ATOMIC_RELEASE);
+    }
+    if (old != NULL) {
+        free(old->obj);
+        free(old->hashes);
+        free(old->receipt_obj);
+        free(old->receipt_strs);
+        free(old);
+    }
+}
+
 cpn_status_t cpn_task_create(cpn_site_t *site, const char *job,
                              cpn_task_t **task_p)
 {
@@ -40,13 +97,13 @@ cpn_status_t cpn_task_create(cpn_site_t *site, const char *job,
                   q, why);
         return CPN_ERR_BAD_NAME;
     }
-    task = calloc(1, sizeof(*task));
+    task = task_alloc();
     if (task == NULL) {
         return CPN_ERR_NO_MEMORY;
     }
     task->job = strdup(job);
     if (task->job == NULL) {
-        free(task);
+        task_release(task);
         return CPN_ERR_NO_MEMORY;
     }
     task->site = site;
@@ -94,26 +151,26 @@ void cpn_task_destroy(cpn_task_t *task)
                        "the receipt (the receiver may have landed it)");
     }
     /* Puts still in flight point into this task: let them finish. */
-    deadline = cpn_deadline_ns(5000);
-    while (task_inflight(task) > 0 && cpn_time_ns() < deadline) {
-        cpn_site_progress(task->site);
-    }
     if (task_inflight(task) > 0) {
-        cpn_error("task %s: %u puts never completed; leaking the task",
-                  task->job, task_inflight(task));
-        return;
+        deadline = cpn_deadline_ns(5000);
+        while (task_inflight(task) > 0 && cpn_time_ns() < deadline) {
+            cpn_site_progress(task->site);
+        }
+        if (task_inflight(task) > 0) {
+            cpn_error("task %s: %u puts never completed; leaking the task",
+                      task->job, task_inflight(task));
+            return;
+        }
     }
     task_release_transfer(task);
     for (i = 0; i < task->nobj; i++) {
         free(task->obj[i].name);
         free(task->obj[i].path);
-        free(task->obj[i].hash);
         free(task->obj[i].skip);
     }
     if (task->cur_fd >= 0 && task->cur_fd_obj != UINT32_MAX) {
         close(task->cur_fd);
     }
-    free(task->obj);
     free(task->name_set);
     free(task->resend);
     free(task->slots);
@@ -121,11 +178,9 @@ void cpn_task_destroy(cpn_task_t *task)
     free(task->put_free);
     free(task->stage);
     free(task->chunk_hist);
-    free(task->receipt_obj);
-    free(task->receipt_strs);
     free(task->spec);
     free(task->job);
-    free(task);
+    task_release(task);
 }
 
 cpn_status_t cpn_task_set_spec(cpn_task_t *task, const void *spec, size_t len)
@@ -153,12 +208,24 @@ cpn_status_t cpn_task_set_spec(cpn_task_t *task, const void *spec, size_t len)
     return CPN_OK;
 }
 
-/* Name set: open addressing on XXH3 of the name; entries are index + 1. */
+/* Name set: open addressing on XXH3 of the name; entries are index + 1.
+ * A task of fewer than CPN_NAME_SET_MIN objects compares names in turn.
+ * @return 1 for a duplicate, 0 when added, -1 when out of memory. */
 static int name_set_insert(cpn_task_t *task, const char *name, size_t len)
 {
     size_t cap = task->name_set_cap, i, mask;
     uint32_t *set;
 
+    if (task->nobj < CPN_NAME_SET_MIN) {
+        for (i = 0; i < task->nobj; i++) {
+            const cpn_obj_t *o = &task->obj[i];
+
+            if (o->name_len == len && memcmp(o->name, name, len) == 0) {
+                return 1;
+            }
+        }
+        return 0;
+    }
     if ((task->nobj + 1) * 2 > cap) {
         size_t ncap = cap ? cap * 2 : 64;
 
@@ -166,16 +233,15 @@ static int name_set_insert(cpn_task_t *task, const char *name, size_t len)
         if (set == NULL) {
             return -1;
         }
-        for (i = 0; i < cap; i++) {
-            if (task->name_set[i] != 0) {
-                const cpn_obj_t *o = &task->obj[task->name_set[i] - 1];
-                size_t j = cpn_hash64(o->name, o->name_len) & (ncap - 1);
+        /* Every earlier object, also those before the set existed. */
+        for (i = 0; i < task->nobj; i++) {
+            const cpn_obj_t *o = &task->obj[i];
+            size_t j = cpn_hash64(o->name, o->name_len) & (ncap - 1);
 
-                while (set[j] != 0) {
-                    j = (j + 1) & (ncap - 1);
-                }
-                set[j] = task->name_set[i];
+            while (set[j] != 0) {
+                j = (j + 1) & (ncap - 1);
             }
+            set[j] = (uint32_t)i + 1;
         }
         free(task->name_set);
         task->name_set = set;
@@ -223,7 +289,7 @@ static cpn_status_t task_add(cpn_task_t *task, const char *name,
         return CPN_ERR_TOO_BIG;
     }
     if (task->nobj == task->obj_cap) {
-        size_t ncap = task->obj_cap ? task->obj_cap * 2 : 16;
+        size_t ncap = task->obj_cap ? task->obj_cap * 2 : 4;
         cpn_obj_t *n = realloc(task->obj, ncap * sizeof(*n));
 
         if (n == NULL) {
@@ -539,6 +605,43 @@ static cpn_status_t task_check_limits(cpn_task_t *task, cpn_peer_t *peer)
     return CPN_OK;
 }
 
+/* Count each object's chunks of @p chunk bytes and point its hashes into
+ * one zeroed block for the whole task (kept across tasks, see task_spare). */
+static cpn_status_t task_alloc_hashes(cpn_task_t *task, uint32_t chunk)
+{
+    size_t total = 0, i;
+
+    for (i = 0; i < task->nobj; i++) {
+        cpn_obj_t *o = &task->obj[i];
+
+        o->nchunks = (o->size + chunk - 1) / chunk;
+        if (o->nchunks > SIZE_MAX / sizeof(uint64_t) - total) {
+            return CPN_ERR_NO_MEMORY;
+        }
+        total += (size_t)o->nchunks;
+    }
+    if (total > task->hashes_cap) {
+        uint64_t *h = malloc(total * sizeof(*h));
+
+        if (h == NULL) {
+            return CPN_ERR_NO_MEMORY;
+        }
+        free(task->hashes);
+        task->hashes = h;
+        task->hashes_cap = total;
+    }
+    if (total > 0) {
+        memset(task->hashes, 0, total * sizeof(*task->hashes));
+    }
+    total = 0;
+    for (i = 0; i < task->nobj; i++) {
+        task->obj[i].hash = task->hashes != NULL ? task->hashes + total
+                                                 : NULL;
+        total += (size_t)task->obj[i].nchunks;
+    }
+    return CPN_OK;
+}
+
 cpn_status_t cpn_task_deliver(cpn_task_t *task, cpn_peer_t *peer,
                               const cpn_task_cbs_t *cbs)
 {
@@ -582,8 +685,14 @@ cpn_status_t cpn_task_deliver(cpn_task_t *task, cpn_peer_t *peer,
         task->cbs = *cbs;
     }
 
+    st = task_alloc_hashes(task, chunk);
+    if (st != CPN_OK) {
+        task->peer = NULL;
+        return st;
+    }
     m = cpn__msg_get(site);
     if (m == NULL) {
+        task->peer = NULL;
         return CPN_ERR_NO_MEMORY;
     }
     st = cpn_wire_offer_begin(&m->buf, task->id, cpn_wire_str(task->job),
@@ -595,12 +704,6 @@ cpn_status_t cpn_task_deliver(cpn_task_t *task, cpn_peer_t *peer,
         uint8_t *fbuf = NULL;
         const uint8_t *data;
 
-        o->nchunks = (o->size + chunk - 1) / chunk;
-        o->hash = calloc(o->nchunks ? o->nchunks : 1, sizeof(uint64_t));
-        if (o->hash == NULL) {
-            st = CPN_ERR_NO_MEMORY;
-            break;
-        }
         memset(&wo, 0, sizeof(wo));
         wo.name.ptr = o->name;
         wo.name.len = o->name_len;
