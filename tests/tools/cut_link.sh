@@ -28,6 +28,7 @@ ns_c=${tag}c
 serve_pid=
 send_pid=
 
+. "$(dirname "$0")/serve_lib.sh"
 say() { printf 'cut_link: %s\n' "$*" >&2; }
 
 cleanup() {
@@ -100,21 +101,8 @@ dpdk)
     ;;
 esac
 
-exec 9>"$dir/ready"
-"${run_s[@]}" "$cli" serve --listen 10.81.0.1:7411 \
-    --land "$dir/land" -N 1 -q --ready-fd 9 > "$dir/serve.log" 2>&1 &
-serve_pid=$!
-exec 9>&-
-for _ in $(seq 100); do
-    [ -s "$dir/ready" ] && break
-    kill -0 "$serve_pid" 2>/dev/null || break
-    sleep 0.1
-done
-if [ ! -s "$dir/ready" ]; then
-    say "FAIL: cpn serve did not start:"
-    cat "$dir/serve.log" >&2
-    exit 1
-fi
+start_serve "$dir" "${run_s[@]}" "$cli" serve --listen 10.81.0.1:7411 \
+    --land "$dir/land" -N 1 -q
 
 "${run_c[@]}" "$cli" send --resume --json --to 10.81.0.1:7411 \
     --job cutjob --timeout 120 "$dir/src/model.bin" \

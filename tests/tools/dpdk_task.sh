@@ -30,6 +30,7 @@ ns_c=${tag}c
 serve_pid=
 dump_pid=
 
+. "$(dirname "$0")/serve_lib.sh"
 say() { printf 'dpdk_task: %s\n' "$*" >&2; }
 
 cleanup() {
@@ -131,21 +132,8 @@ case "$mode" in veth|pcap) ip_s=10.79.0.2 ip_c=10.79.0.1 ;;
                 *) ip_s=10.78.0.2 ip_c=10.78.0.1 ;; esac
 [ "$mode" = flags ] || { opts_s=(--transport dpdk); opts_c=(--transport dpdk); }
 
-exec 9>"$dir/ready"
-"${run_s[@]}" "$cli" serve "${opts_s[@]}" --listen "$ip_s:7400" \
-    --land "$dir/land" -N 1 -q --ready-fd 9 > "$dir/serve.log" 2>&1 &
-serve_pid=$!
-exec 9>&-
-for _ in $(seq 100); do
-    [ -s "$dir/ready" ] && break
-    kill -0 "$serve_pid" 2>/dev/null || break
-    sleep 0.1
-done
-if [ ! -s "$dir/ready" ]; then
-    say "FAIL: cpn serve did not start:"
-    cat "$dir/serve.log" >&2
-    exit 1
-fi
+start_serve "$dir" "${run_s[@]}" "$cli" serve "${opts_s[@]}" \
+    --listen "$ip_s:7400" --land "$dir/land" -N 1 -q
 
 if [ "$mode" = pcap ]; then
     # Headers only (-s 160): Ethernet, IPv4, UDP and the cpn header.
