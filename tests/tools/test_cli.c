@@ -885,6 +885,20 @@ Test(cli_loopback, receiver_killed, .timeout = 120)
     free(err);
 }
 
+/* Wait (20 s at most) until 24 MiB of @p send's task are on the receiver's
+ * disk under @p land; fail if `cpn send` ended first, before @p what. */
+static void wait_staged(proc_t *send, const char *land, const char *what)
+{
+    uint64_t t0 = now_ms();
+
+    while (now_ms() - t0 < 20000 && bytes_under(land) < (24ull << 20) &&
+           waitpid(send->pid, NULL, WNOHANG) == 0) {
+        usleep(1000);
+    }
+    cr_assert_eq(waitpid(send->pid, &send->status, WNOHANG), 0,
+                 "cpn send finished before %s", what);
+}
+
 /* `cpn send --resume` after a killed sender: `cpn send` is killed with
  * SIGKILL half-way; the receiver keeps the chunks it verified out of
  * sight; `cpn send --resume` offers the task again and it lands
@@ -899,7 +913,6 @@ Test(cli_loopback, send_resume_after_sender_killed, .timeout = 120)
     const char *serve_opts[] = {"--quiet", NULL};
     const uint64_t size = 128ull << 20;
     proc_t serve, send;
-    uint64_t t0;
     struct dirent *de;
     DIR *dir;
     char *out, *err;
@@ -914,13 +927,7 @@ Test(cli_loopback, send_resume_after_sender_killed, .timeout = 120)
                               "resumejob", src, NULL};
         spawn(&send, args, set, -1);
     }
-    t0 = now_ms();
-    while (now_ms() - t0 < 20000 && bytes_under(land) < (24ull << 20) &&
-           waitpid(send.pid, NULL, WNOHANG) == 0) {
-        usleep(1000);
-    }
-    cr_assert_eq(waitpid(send.pid, &send.status, WNOHANG), 0,
-                 "cpn send finished before it could be killed");
+    wait_staged(&send, land, "it could be killed");
     kill(send.pid, SIGKILL);
     reap(&send, 5000);
     usleep(300000);
@@ -973,7 +980,6 @@ Test(cli_loopback, receiver_restarted_same_port, .timeout = 120)
     const uint64_t size = 128ull << 20;
     struct sockaddr_in sin = { .sin_family = AF_INET };
     proc_t serve, send;
-    uint64_t t0;
     json_error_t jerr;
     json_t *receipt;
     char *out, *err, *colon;
@@ -997,13 +1003,7 @@ Test(cli_loopback, receiver_restarted_same_port, .timeout = 120)
                               NULL};
         spawn(&send, args, set, -1);
     }
-    t0 = now_ms();
-    while (now_ms() - t0 < 20000 && bytes_under(land) < (24ull << 20) &&
-           waitpid(send.pid, NULL, WNOHANG) == 0) {
-        usleep(1000);
-    }
-    cr_assert_eq(waitpid(send.pid, &send.status, WNOHANG), 0,
-                 "cpn send finished before the receiver could be killed");
+    wait_staged(&send, land, "the receiver could be killed");
     kill(serve.pid, SIGKILL);
     reap(&serve, 5000);
     /* at once, on the same address, the holder's connection still open */
