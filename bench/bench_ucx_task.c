@@ -1494,14 +1494,17 @@ static double mbs_to_gbs(double mbs)
  * for cpn's client-server endpoints (a connection manager, peer error
  * handling) than for ucx_perftest's worker-address ones, so the environment
  * alone does not put both on one path. UCX may still give those transports
- * other roles, so it is the nearest path, not always the same one. */
+ * other roles, so it is the nearest path, not always the same one.
+ * @p lanes_ref: the lane transports are the target's reference instead,
+ * and the environment as it is the diagnostic (small tasks whose messages
+ * go over tcp: the same path is ucx_perftest over tcp). */
 typedef struct ref_env {
     char tls[128]; /* UCX_TLS for ucx_perftest; "" = as in the env */
     char label[96];
     int diag; /* 1: the narrowed diagnostic, not the target's ref */
 } ref_env_t;
 
-static unsigned ref_envs(const char *lanes, ref_env_t env[2])
+static unsigned ref_envs(const char *lanes, int lanes_ref, ref_env_t env[2])
 {
     const char *tls = getenv("UCX_TLS");
     char set[128] = "", copy[256], *save = NULL, *tok;
@@ -1545,6 +1548,10 @@ static unsigned ref_envs(const char *lanes, ref_env_t env[2])
         snprintf(env[n].label, sizeof(env[n].label),
                  "UCX_TLS=%s (cpn's lane transports)", set);
         n++;
+        if (lanes_ref) {
+            env[0].diag = 1;
+            env[1].diag = 0;
+        }
     }
     return n;
 }
@@ -1727,7 +1734,7 @@ static void phase_bw(void)
         free(res);
         return;
     }
-    nenv = ref_envs(res->lanes, env);
+    nenv = ref_envs(res->lanes, 0, env);
     say("    reference: ucx_perftest -t ucp_put_bw -s %" PRIu64 " (%s puts) "
         "-n %u -w 2, %u runs, median; MB/s as printed there is 2^20 B/s\n",
         g_opt.pt_bw_size, szp, g_opt.pt_bw_iters, g_opt.runs);
@@ -2097,13 +2104,8 @@ static void phase_lat(const char *shm)
         snprintf(c, sizeof(c), "%.2f", med_us);
         summary_add(what, c, "n/a (no ucx_perftest)", NAN, "<= 2.5", "n/a");
     } else {
-        nenv = ref_envs(res->lanes, env);
-        if (!shm_lanes && nenv == 2) {
-            /* cpn's messages go over tcp: the same path is ucx_perftest
-             * over cpn's lane transports, UCX's own pick a diagnostic. */
-            env[0].diag = 1;
-            env[1].diag = 0;
-        }
+        /* cpn's messages over tcp: ucx_perftest over tcp is the path */
+        nenv = ref_envs(res->lanes, !shm_lanes, env);
         say("    reference: ucx_perftest -t ucp_am_lat -n %u; its median "
             "one-way latency x 2 = round trip (RTT)\n",
             g_opt.pt_lat_iters);
