@@ -662,10 +662,7 @@ cpn_status_t cpn_site_listen(cpn_site_t *site, const char *addr, char *bound,
     st = site->ops->listen(site->iface, host, port, &bound_port);
     if (st != CPN_OK) {
         cpn_error("site %s: cannot listen on %s: %s", site->name, addr,
-                  st == CPN_ERR_BUSY ? "the address is in use by another "
-                                         "process; stop it or pick another "
-                                         "port"
-                                       : cpn_status_str(st));
+                  cpn_status_str(st));
         return st;
     }
     snprintf(site->listen_addr, sizeof(site->listen_addr),

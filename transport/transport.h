@@ -105,7 +105,7 @@ struct cpn_transport_ops {
 
     /* -- connections -- */
     /** Listen on @p host : @p port (0 = any free); @p port_p gets it.
-     *  @return CPN_OK, CPN_ERR_BUSY (address in use), CPN_ERR_EXISTS
+     *  @return CPN_OK, CPN_ERR_ADDR_IN_USE, CPN_ERR_EXISTS
      *  (already listening), CPN_ERR_INVALID (bad host), or another error. */
     cpn_status_t (*listen)(cpn_tp_iface_t *iface, const char *host,
                            uint16_t port, uint16_t *port_p);

@@ -32,6 +32,8 @@ extern "C" {
     X(CPN_ERR_NOT_FOUND, -7, "not found")                                     \
     X(CPN_ERR_EXISTS, -8, "already exists")                                   \
     X(CPN_ERR_IO, -9, "file I/O error")                                       \
+    X(CPN_ERR_ADDR_IN_USE, -11,                                               \
+      "address in use: another process listens on that port")                 \
     X(CPN_ERR_TRUNCATED, -20, "message truncated")                            \
     X(CPN_ERR_CORRUPT, -21, "malformed message")                              \
     X(CPN_ERR_TOO_BIG, -22, "message or field exceeds its limit")             \

@@ -1080,7 +1080,7 @@ Test(ucx, listen_busy)
 
     pair_open(&p);
     cr_assert_eq(ops->listen(cli.iface, "127.0.0.1", srv_port, &port),
-                 CPN_ERR_BUSY);
+                 CPN_ERR_ADDR_IN_USE);
     cr_assert_eq(ops->listen(srv.iface, "127.0.0.1", 0, &port), CPN_ERR_EXISTS);
     pair_close();
 }

@@ -268,11 +268,11 @@ int cli_cmd_serve(int argc, char **argv)
     }
     st = cpn_site_listen(site, listen_addr, bound, sizeof(bound));
     if (st != CPN_OK) {
-        fprintf(stderr, "cpn serve: cannot listen on %s: %s\n", listen_addr,
-                st == CPN_ERR_BUSY ? "the address is in use by another "
-                                       "process; stop it or pick another port "
-                                       "with --listen"
-                                     : cpn_status_str(st));
+        fprintf(stderr, "cpn serve: cannot listen on %s: %s%s\n", listen_addr,
+                cpn_status_str(st),
+                st == CPN_ERR_ADDR_IN_USE ? " (stop it, or pick another port "
+                                            "with --listen)"
+                                          : "");
         cpn_site_close(site);
         return st == CPN_ERR_INVALID ? CLI_EXIT_USAGE : CLI_EXIT_TASK;
     }

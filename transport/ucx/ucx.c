@@ -809,16 +809,11 @@ static cpn_status_t cpn_ucx_listen(cpn_tp_iface_t *tif, const char *host,
     status = ucp_listener_create(iface->worker, &params, &iface->listener);
     if (status != UCS_OK) {
         iface->listener = NULL;
-        if (status == UCS_ERR_BUSY) {
-            /* EADDRINUSE */
-            cpn_error("ucx[%s]: cannot listen on %s: the address is in use "
-                      "(another process listens on that port: stop it or "
-                      "choose another port)", iface->site, addr);
-            return CPN_ERR_BUSY;
-        }
         cpn_error("ucx[%s]: cannot listen on %s: %s", iface->site, addr,
                   ucs_status_string(status));
-        return cpn_ucx_status(status);
+        /* UCX's sockcm says BUSY for EADDRINUSE, and only for that here */
+        return status == UCS_ERR_BUSY ? CPN_ERR_ADDR_IN_USE
+                                      : cpn_ucx_status(status);
     }
 
     status = ucp_listener_query(iface->listener, &attr);

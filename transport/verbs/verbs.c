@@ -1419,7 +1419,7 @@ static cpn_status_t vb_listen(cpn_tp_iface_t *tif, const char *host,
                       : "");
         rdma_destroy_id(iface->listen_id);
         iface->listen_id = NULL;
-        return e == EADDRINUSE ? CPN_ERR_BUSY : CPN_ERR_INVALID;
+        return e == EADDRINUSE ? CPN_ERR_ADDR_IN_USE : CPN_ERR_INVALID;
     }
     if (rdma_listen(iface->listen_id, 64) != 0) {
         int e = errno;
@@ -1428,7 +1428,7 @@ static cpn_status_t vb_listen(cpn_tp_iface_t *tif, const char *host,
                   host ? host : "*", port, strerror(e));
         rdma_destroy_id(iface->listen_id);
         iface->listen_id = NULL;
-        return e == EADDRINUSE ? CPN_ERR_BUSY : CPN_ERR_TRANSPORT;
+        return e == EADDRINUSE ? CPN_ERR_ADDR_IN_USE : CPN_ERR_TRANSPORT;
     }
     if (port_p != NULL) {
         *port_p = ntohs(rdma_get_src_port(iface->listen_id));
