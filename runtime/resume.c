@@ -260,6 +260,24 @@ fail:
     return -1;
 }
 
+/* One HAVE message of @p n entries to @p rt's sender. */
+static cpn_status_t have_send(cpn_rtask_t *rt, const cpn_wire_have_entry_t *e,
+                              uint32_t n)
+{
+    cpn_msg_t *m = cpn__msg_get(rt->site);
+    cpn_status_t st;
+
+    if (m == NULL) {
+        return CPN_ERR_NO_MEMORY;
+    }
+    st = cpn_wire_encode_have(&m->buf, rt->id, e, n);
+    if (st != CPN_OK) {
+        cpn__msg_put(m);
+        return st;
+    }
+    return cpn__peer_send(rt->peer, m);
+}
+
 cpn_status_t cpn__resume_send_have(cpn_rtask_t *rt)
 {
     cpn_wire_have_entry_t *e;
@@ -288,29 +306,13 @@ cpn_status_t cpn__resume_send_have(cpn_rtask_t *rt)
             e[n].chunk = c;
             e[n].hash = o->hash[c];
             if (++n == HAVE_PER_MSG) {
-                cpn_msg_t *m = cpn__msg_get(rt->site);
-
-                st = m == NULL ? CPN_ERR_NO_MEMORY
-                               : cpn_wire_encode_have(&m->buf, rt->id, e, n);
-                if (st == CPN_OK) {
-                    st = cpn__peer_send(rt->peer, m);
-                } else if (m != NULL) {
-                    cpn__msg_put(m);
-                }
+                st = have_send(rt, e, n);
                 n = 0;
             }
         }
     }
     if (st == CPN_OK && n > 0) {
-        cpn_msg_t *m = cpn__msg_get(rt->site);
-
-        st = m == NULL ? CPN_ERR_NO_MEMORY
-                       : cpn_wire_encode_have(&m->buf, rt->id, e, n);
-        if (st == CPN_OK) {
-            st = cpn__peer_send(rt->peer, m);
-        } else if (m != NULL) {
-            cpn__msg_put(m);
-        }
+        st = have_send(rt, e, n);
     }
     free(e);
     return st;

@@ -193,7 +193,10 @@ static cpn_status_t deliver(cpn_peer_t *peer, const char *job, size_t len,
     return st;
 }
 
-static int land_leftovers(void)
+/* Entries of the landing directory: those kept for a resume
+ * (runtime/resume.c: a directory and its journal per task cut off with its
+ * peer) when @p resume, every other one otherwise. */
+static int leftovers(int resume)
 {
     DIR *d = opendir(land);
     struct dirent *e;
@@ -203,29 +206,23 @@ static int land_leftovers(void)
         return 0;
     }
     while ((e = readdir(d)) != NULL) {
+        int kept = strncmp(e->d_name, ".cpn-resume.", 12) == 0;
+
         n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
-             strncmp(e->d_name, ".cpn-resume.", 12) != 0;
+             kept == resume;
     }
     closedir(d);
     return n;
 }
 
-/* Entries kept for a resume (runtime/resume.c): a directory and its journal
- * per task cut off with its peer. */
+static int land_leftovers(void)
+{
+    return leftovers(0);
+}
+
 static int resume_leftovers(void)
 {
-    DIR *d = opendir(land);
-    struct dirent *e;
-    int n = 0;
-
-    if (d == NULL) {
-        return 0;
-    }
-    while ((e = readdir(d)) != NULL) {
-        n += strncmp(e->d_name, ".cpn-resume.", 12) == 0;
-    }
-    closedir(d);
-    return n;
+    return leftovers(1);
 }
 
 /* The receiver stops making progress (hung) just after accepting a 64 MiB
