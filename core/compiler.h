@@ -13,4 +13,16 @@
 #define CPN_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define CPN_MAX(a, b) ((a) > (b) ? (a) : (b))
 
+/* In a busy-wait loop: tell the CPU (and a hyperthread sibling) so. */
+static inline void cpn_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield" ::: "memory");
+#else
+    __asm__ __volatile__("" ::: "memory");
+#endif
+}
+
 #endif /* CPN_CORE_COMPILER_H */

@@ -163,6 +163,9 @@ static void peer_unlink(cpn_peer_t *peer)
 
 static void peer_close_ep(cpn_peer_t *peer)
 {
+    if (peer->site->hpool != NULL) {
+        cpn_hpool_drain(peer->site->hpool); /* may write where the key maps */
+    }
     if (peer->pool_rkey != NULL) {
         peer->site->ops->key_release(peer->pool_rkey);
         peer->pool_rkey = NULL;
@@ -621,6 +624,11 @@ void cpn_site_close(cpn_site_t *site)
         cpn__task_fail(site->active, CPN_ERR_CANCELED, "site %s closed",
                        site->name);
     }
+    if (site->hpool != NULL) {
+        cpn_hpool_drain(site->hpool);
+        cpn__task_hashed(site); /* hands the failed tasks their entries */
+        cpn_hpool_destroy(site->hpool);
+    }
     cpn__recv_close_all(site);
     cpn__pool_close(site);
     cpn__auth_close(site);
@@ -698,6 +706,9 @@ unsigned cpn_site_progress(cpn_site_t *site)
 {
     unsigned n = site->ops->progress(site->iface);
 
+    if (site->hpool != NULL && cpn_hpool_outstanding(site->hpool) > 0) {
+        n += cpn__task_hashed(site);
+    }
     if (site->pump_pending) {
         cpn__task_pump_all(site);
         n++;
@@ -724,6 +735,12 @@ cpn_status_t cpn_site_wait(cpn_site_t *site, int timeout_ms)
             return CPN_OK;
         }
     } while (cpn_time_ns() < spin_end);
+    if (site->hpool != NULL && cpn_hpool_outstanding(site->hpool) > 0) {
+        /* chunks on the hashing threads: theirs is the next event */
+        cpn_hpool_wait(site->hpool, 200);
+        cpn_site_progress(site);
+        return CPN_OK;
+    }
     st = site->ops->wait(site->iface, timeout_ms);
     if (st == CPN_ERR_UNSUPPORTED) {
         usleep(timeout_ms > 0 ? 1000 : 0);

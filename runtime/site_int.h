@@ -11,6 +11,7 @@
 #include <cpn/cpn.h>
 
 #include "core/checksum.h"
+#include "core/hashpool.h"
 #include "core/histogram.h"
 #include "runtime/auth.h"
 #include "runtime/wire.h"
@@ -103,6 +104,13 @@ typedef struct cpn_put {
     uint32_t len;
     uint64_t t_start;
     uint8_t *stage;           /* staging buffer owned by this entry, or NULL */
+    /* where the chunk goes once hashed (task.c chunk_send) */
+    int mapped;               /* copied into the peer's mapped memory */
+    const uint8_t *src;       /* put from here (not mapped) */
+    cpn_tp_mem_t *mem;        /* src's registration, or NULL */
+    uint64_t raddr;
+    cpn_tp_rkey_t *rkey;
+    cpn_hjob_t job;           /* the copy and hash, on the site's hpool */
 } cpn_put_t;
 
 /* A chunk to send again after a NACK. */
@@ -283,6 +291,7 @@ struct cpn_site {
     uint64_t live_next_ns;    /* next deadline/keepalive look (liveness.c) */
     uint64_t sweep_next_ns;   /* next look for stale resume state (resume.c) */
     unsigned live_tick;
+    cpn_hpool_t *hpool;       /* copy-and-hash threads; NULL until needed */
 };
 
 /* site.c */
@@ -307,6 +316,9 @@ void cpn__hello_refuse(cpn_peer_t *peer, cpn_status_t status, const char *why);
 void cpn__task_on_msg(cpn_peer_t *peer, const cpn_wire_hdr_t *hdr,
                       const void *buf, size_t len);
 void cpn__task_pump_all(cpn_site_t *site);
+/** Send the chunks the hashing threads finished (running one queued job
+ *  here first when none is); @return how many. */
+unsigned cpn__task_hashed(cpn_site_t *site);
 void cpn__task_peer_failed(cpn_peer_t *peer);
 void cpn__task_fail(cpn_task_t *task, cpn_status_t status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -909,12 +909,74 @@ static void task_commit(cpn_task_t *task)
     task->state = CPN_TASK_COMMITTED;
 }
 
+/* Chunks of at least this size are copied and hashed on the site's
+ * hashing threads when it has them; smaller ones cost less than the
+ * hand-off. */
+#define CPN_HPOOL_MIN_CHUNK (256u * 1024u)
+
+/* The second half of a chunk, once its bytes are hashed (and, mapped,
+ * copied): record the hash and tell the receiver, by a notify after the
+ * copy or by a put that carries it. @return 0 when the task failed. */
+static int chunk_send(cpn_task_t *task, cpn_put_t *p)
+{
+    cpn_site_t *site = task->site;
+    cpn_peer_t *peer = task->peer;
+    cpn_obj_t *o = &task->obj[p->obj];
+    uint8_t notify[CPN_WIRE_CHUNK_LEN];
+    cpn_wire_chunk_t c;
+    cpn_status_t st;
+
+    c.slot = p->slot;
+    c.object = p->obj;
+    c.offset = p->offset;
+    c.len = p->len;
+    c.hash = p->job.hash;
+    o->hash[p->offset / task->chunk_size] = c.hash;
+    cpn_wire_encode_chunk(notify, task->id, &c);
+    if (p->mapped) {
+        task->chunks_mapped++;
+        st = site->ops->notify(peer->ep, notify, sizeof(notify), put_done, p);
+        if (st == CPN_OK) {
+            task->chunks_sent++;
+            put_done(p, CPN_OK);
+            return 1;
+        }
+    } else {
+        st = site->ops->put(peer->ep, p->src, p->len, p->mem, p->raddr,
+                            p->rkey, notify, sizeof(notify), put_done, p);
+    }
+    if (st != CPN_INPROGRESS) {
+        task->put_free[task->nput_free++] = (uint32_t)(p - task->puts);
+        cpn__task_fail(task, st, "put of %s at offset %llu to %s failed: %s",
+                       o->name, (unsigned long long)p->offset, peer->addr,
+                       cpn_status_str(st));
+        return 0;
+    }
+    task->chunks_sent++;
+    return 1;
+}
+
+/* Start the site's hashing threads the first time a task has chunks big
+ * enough for them; without them everything runs here, as before. */
+static cpn_hpool_t *task_hpool(cpn_task_t *task)
+{
+    cpn_site_t *site = task->site;
+
+    if (site->hpool == NULL && site->params.hash_threads > 0 &&
+        task->chunk_size >= CPN_HPOOL_MIN_CHUNK &&
+        cpn_hpool_create(site->params.hash_threads, &site->hpool) != CPN_OK) {
+        cpn_warn("site %s: hashing on the progress thread only",
+                 site->name);
+        site->params.hash_threads = 0;
+    }
+    return site->hpool;
+}
+
 static void task_pump(cpn_task_t *task)
 {
     cpn_site_t *site = task->site;
     cpn_peer_t *peer = task->peer;
-    uint8_t notify[CPN_WIRE_CHUNK_LEN];
-    cpn_wire_chunk_t c;
+    cpn_hpool_t *hpool = task_hpool(task);
     cpn_status_t st;
 
     task->need_pump = 0;
@@ -923,12 +985,9 @@ static void task_pump(cpn_task_t *task)
     }
     while (task->nput_free > 0) {
         uint32_t obj, len;
-        uint64_t off, raddr;
-        cpn_tp_rkey_t *rkey;
+        uint64_t off;
         cpn_obj_t *o;
         cpn_put_t *p;
-        const uint8_t *src;
-        cpn_tp_mem_t *mem = NULL;
         uint32_t slot = CPN_WIRE_SLOT_SINK;
         void *dst;
 
@@ -937,87 +996,87 @@ static void task_pump(cpn_task_t *task)
         }
         o = &task->obj[obj];
         len = (uint32_t)CPN_MIN((uint64_t)task->chunk_size, o->size - off);
+        p = &task->puts[task->put_free[--task->nput_free]];
         if (o->has_sink) {
-            raddr = o->sink_addr + off;
-            rkey = o->sink_rkey;
+            p->raddr = o->sink_addr + off;
+            p->rkey = o->sink_rkey;
         } else {
             if (task->nslots == 0) {
+                task->nput_free++;
                 unget_chunk(task, obj, off);
                 break;
             }
             slot = task->slots[--task->nslots];
-            raddr = peer->pool_addr + (uint64_t)slot * peer->slot_size;
-            rkey = peer->pool_rkey;
+            p->raddr = peer->pool_addr + (uint64_t)slot * peer->slot_size;
+            p->rkey = peer->pool_rkey;
         }
-        p = &task->puts[task->put_free[--task->nput_free]];
         p->obj = obj;
         p->slot = slot;
         p->offset = off;
         p->len = len;
-        c.slot = slot;
-        c.object = obj;
-        c.offset = off;
-        c.len = len;
         p->t_start = cpn_time_ns();
-        if (site->ops->key_ptr(rkey, raddr, len, &dst) == CPN_OK) {
-            /* The peer's memory is mapped here: copy (or read the file)
-             * straight into it, hashing in the same pass, then notify. */
-            if (o->buf != NULL) {
-                c.hash = cpn_hash64_copy(dst, o->buf + off, len);
-            } else {
-                st = read_chunk(task, o, obj, off, len, dst);
-                if (st != CPN_OK) {
-                    task->put_free[task->nput_free++] =
-                        (uint32_t)(p - task->puts);
-                    cpn__task_fail(task, st, "%s", task->err);
-                    return;
-                }
-                c.hash = cpn_hash64(dst, len);
-            }
-            o->hash[off / task->chunk_size] = c.hash;
-            cpn_wire_encode_chunk(notify, task->id, &c);
-            task->chunks_mapped++;
-            st = site->ops->notify(peer->ep, notify, sizeof(notify), put_done,
-                                   p);
-            if (st == CPN_OK) {
-                task->chunks_sent++;
-                put_done(p, CPN_OK);
-                continue;
-            }
+        p->mapped = site->ops->key_ptr(p->rkey, p->raddr, len, &dst) ==
+                    CPN_OK;
+        p->job.dst = NULL;
+        p->job.len = len;
+        p->mem = NULL;
+        if (o->buf != NULL) {
+            /* from memory: mapped, copy and hash in one pass */
+            p->job.src = o->buf + off;
+            p->job.dst = p->mapped ? dst : NULL;
+            p->src = o->buf + off;
+            p->mem = o->mem ? o->mem->tp : NULL;
         } else {
-            if (o->buf != NULL) {
-                src = o->buf + off;
-                mem = o->mem ? o->mem->tp : NULL;
-            } else {
-                st = read_chunk(task, o, obj, off, len, p->stage);
-                if (st != CPN_OK) {
-                    task->put_free[task->nput_free++] =
-                        (uint32_t)(p - task->puts);
-                    cpn__task_fail(task, st, "%s", task->err);
-                    return;
-                }
-                src = p->stage;
-                mem = task->stage_mem->tp;
+            /* from a file: read it straight to where it goes, hash there */
+            uint8_t *to = p->mapped ? dst : p->stage;
+
+            st = read_chunk(task, o, obj, off, len, to);
+            if (st != CPN_OK) {
+                task->put_free[task->nput_free++] = (uint32_t)(p - task->puts);
+                cpn__task_fail(task, st, "%s", task->err);
+                return;
             }
-            c.hash = cpn_hash64(src, len);
-            o->hash[off / task->chunk_size] = c.hash;
-            cpn_wire_encode_chunk(notify, task->id, &c);
-            st = site->ops->put(peer->ep, src, len, mem, raddr, rkey, notify,
-                                sizeof(notify), put_done, p);
+            p->job.src = to;
+            p->src = to;
+            p->mem = p->mapped ? NULL : task->stage_mem->tp;
         }
-        if (st != CPN_INPROGRESS) {
-            task->put_free[task->nput_free++] = (uint32_t)(p - task->puts);
-            cpn__task_fail(task, st, "put of %s at offset %llu to %s failed: "
-                           "%s", o->name, (unsigned long long)off, peer->addr,
-                           cpn_status_str(st));
+        if (hpool != NULL && len >= CPN_HPOOL_MIN_CHUNK &&
+            cpn_hpool_submit(hpool, &p->job) == CPN_OK) {
+            continue; /* chunk_send when reaped (cpn__task_hashed) */
+        }
+        cpn_hpool_run(&p->job);
+        if (!chunk_send(task, p)) {
             return;
         }
-        task->chunks_sent++;
     }
     if (task->state == CPN_TASK_SENDING && task->nput_free == task->window &&
         task->nresend == 0 && task->cur_obj >= task->nobj) {
         task_commit(task);
     }
+}
+
+unsigned cpn__task_hashed(cpn_site_t *site)
+{
+    cpn_hjob_t *job, *next;
+    unsigned n = 0;
+
+    job = cpn_hpool_reap(site->hpool);
+    if (job == NULL && cpn_hpool_run_one(site->hpool)) {
+        job = cpn_hpool_reap(site->hpool); /* help, then take what is done */
+    }
+    for (; job != NULL; job = next, n++) {
+        cpn_put_t *p = cpn_container_of(job, cpn_put_t, job);
+        cpn_task_t *task = p->task;
+
+        next = job->next;
+        if (task->state == CPN_TASK_SENDING ||
+            task->state == CPN_TASK_COMMITTED) {
+            chunk_send(task, p);
+        } else {
+            put_done(p, CPN_ERR_CANCELED); /* ended meanwhile: let it go */
+        }
+    }
+    return n;
 }
 
 static void put_done(void *arg, cpn_status_t status)
@@ -1432,6 +1491,9 @@ cpn_status_t cpn_task_wait(cpn_task_t *task, int timeout_ms)
         }
         if (idle_since == 0) {
             idle_since = now;
+        } else if (task->site->hpool != NULL &&
+                   cpn_hpool_outstanding(task->site->hpool) > 0) {
+            cpn_hpool_wait(task->site->hpool, 200); /* chunks being hashed */
         } else if (now - idle_since > 2000000) {
             /* Idle for 2 ms: sleep on the transport's event instead. */
             task->site->ops->wait(task->site->iface, 10);

@@ -414,6 +414,59 @@ Test(deliver, memory_sink_zero_copy)
     teardown_sites();
 }
 
+/* Chunks copied and hashed on the progress thread alone (0), on one thread
+ * beside it (the default), and on four: the same bytes land, with the
+ * chunk hashes the receiver checks, files and memory alike. */
+static void deliver_with_hash_threads(const char *threads)
+{
+    const size_t a = 24 * MiB + 3, b = 5 * MiB;
+    cpn_task_t *task;
+    cpn_peer_t *peer;
+    uint8_t *src;
+    char path[512];
+    FILE *f;
+
+    setenv("CPN_SITE_HASH_THREADS", threads, 1);
+    setup_sites(8 * MiB, 512 * 1024);
+    start_rx();
+    peer = connect_tx();
+    src = malloc(a + b);
+    cr_assert_not_null(src);
+    fill(src, a + b, 9);
+    snprintf(path, sizeof(path), "%s.src", rx.land);
+    f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(src + a, 1, b, f), b);
+    fclose(f);
+    cr_assert_eq(cpn_task_create(tx, "threads", &task), CPN_OK);
+    cr_assert_eq(cpn_task_add_mem(task, "mem.bin", src, a, NULL), CPN_OK);
+    cr_assert_eq(cpn_task_add_file(task, "file.bin", path), CPN_OK);
+    cr_assert_eq(cpn_task_deliver(task, peer, NULL), CPN_INPROGRESS);
+    cr_assert_eq(cpn_task_wait(task, 120000), CPN_OK, "%s threads: %s",
+                 threads, cpn_task_error(task));
+    wait_landed_or_failed(1, 0);
+    snprintf(path, sizeof(path), "%s/threads/mem.bin", rx.land);
+    assert_file_eq(path, src, a);
+    snprintf(path, sizeof(path), "%s/threads/file.bin", rx.land);
+    assert_file_eq(path, src + a, b);
+    snprintf(path, sizeof(path), "%s.src", rx.land);
+    unlink(path);
+    cpn_task_destroy(task);
+    free(src);
+    cpn_peer_close(peer);
+    teardown_sites();
+}
+
+Test(deliver, hash_threads_none)
+{
+    deliver_with_hash_threads("0");
+}
+
+Test(deliver, hash_threads_four)
+{
+    deliver_with_hash_threads("4");
+}
+
 Test(deliver, bad_names_refused_by_sender)
 {
     static const char *bad[] = {"../etc/passwd", "/abs/path", "a/../../b",
