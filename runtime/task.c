@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
+#include <sched.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -956,15 +958,35 @@ static int chunk_send(cpn_task_t *task, cpn_put_t *p)
     return 1;
 }
 
+/* CPUs this thread may run on (1 when that cannot be told). */
+static unsigned thread_cpus(void)
+{
+    cpu_set_t set;
+
+    if (pthread_getaffinity_np(pthread_self(), sizeof(set), &set) != 0) {
+        return 1;
+    }
+    return (unsigned)CPU_COUNT(&set);
+}
+
 /* Start the site's hashing threads the first time a task has chunks big
- * enough for them; without them everything runs here, as before. */
+ * enough for them; without them everything runs here, as before. Not when
+ * this thread is bound to one CPU (a DPDK lcore, taskset): the threads
+ * would only take turns with it there. */
 static cpn_hpool_t *task_hpool(cpn_task_t *task)
 {
     cpn_site_t *site = task->site;
 
-    if (site->hpool == NULL && site->params.hash_threads > 0 &&
-        task->chunk_size >= CPN_HPOOL_MIN_CHUNK &&
-        cpn_hpool_create(site->params.hash_threads, &site->hpool) != CPN_OK) {
+    if (site->hpool != NULL || site->params.hash_threads == 0 ||
+        task->chunk_size < CPN_HPOOL_MIN_CHUNK) {
+        return site->hpool;
+    }
+    if (thread_cpus() < 2) {
+        cpn_debug("site %s: progress thread bound to one CPU; hashing on it",
+                  site->name);
+        site->params.hash_threads = 0;
+    } else if (cpn_hpool_create(site->params.hash_threads, &site->hpool) !=
+               CPN_OK) {
         cpn_warn("site %s: hashing on the progress thread only",
                  site->name);
         site->params.hash_threads = 0;
