@@ -22,119 +22,17 @@
 #include "runtime/site_int.h"
 #include "runtime/wire.h"
 
-#define MiB (1024ull * 1024)
+#include "two_sites.h"
+
 #define CHUNK (1u << 20)
 
-typedef struct rx {
-    cpn_site_t *site;
-    pthread_t thread;
-    atomic_int stop;
-    char addr[80];
-    atomic_int landed;
-    atomic_int failed;
-    cpn_status_t last_status;
-    uint8_t *sink;
-    size_t sink_len;
-    cpn_mem_t *sink_mem;
-} rx_t;
-
-static rx_t rx;
-static cpn_site_t *tx;
-
-static void on_landed(void *arg, cpn_status_t status, const cpn_receipt_t *r)
+/* Both sites with an 8 MiB pool, every object into one sink of
+ * @p sink_len bytes, the receiver running. */
+static void setup_small(size_t sink_len)
 {
-    rx_t *x = arg;
-
-    (void)r;
-    x->last_status = status;
-    if (status == CPN_OK) {
-        atomic_fetch_add(&x->landed, 1);
-    } else {
-        atomic_fetch_add(&x->failed, 1);
-    }
-}
-
-/* Every object into the sink, back to back. */
-static cpn_status_t on_offer(void *arg, cpn_offer_t *offer)
-{
-    rx_t *x = arg;
-    size_t i, off = 0;
-
-    for (i = 0; i < cpn_offer_count(offer); i++) {
-        uint64_t sz = cpn_offer_size(offer, i);
-
-        if (off + sz > x->sink_len) {
-            return CPN_ERR_LIMIT;
-        }
-        if (cpn_offer_set_sink(offer, i, x->sink + off, x->sink_mem) !=
-            CPN_OK) {
-            return CPN_ERR_INVALID;
-        }
-        off += sz;
-    }
-    return CPN_OK;
-}
-
-static void *rx_main(void *arg)
-{
-    rx_t *x = arg;
-
-    while (!atomic_load(&x->stop)) {
-        cpn_site_wait(x->site, 5);
-    }
-    return NULL;
-}
-
-static void setup_sites(size_t sink_len)
-{
-    cpn_site_params_t p;
-
-    memset(&rx, 0, sizeof(rx));
-    cr_assert_eq(cpn_site_params_init(&p), CPN_OK);
-    p.name = "small-b";
-    p.pool_size = 8 * MiB;
-    p.chunk_size = CHUNK;
-    p.landed_cb = on_landed;
-    p.landed_arg = &rx;
-    p.offer_cb = on_offer;
-    p.offer_arg = &rx;
-    cr_assert_eq(cpn_site_open(&p, &rx.site), CPN_OK);
-    cr_assert_eq(cpn_site_listen(rx.site, "127.0.0.1:0", rx.addr,
-                                 sizeof(rx.addr)), CPN_OK);
-    rx.sink_len = sink_len;
-    rx.sink = calloc(1, sink_len);
-    cr_assert_not_null(rx.sink);
-    cr_assert_eq(cpn_site_mem_reg(rx.site, rx.sink, sink_len, &rx.sink_mem),
-                 CPN_OK);
-    cr_assert_eq(cpn_site_params_init(&p), CPN_OK);
-    p.name = "small-a";
-    p.pool_size = 8 * MiB;
-    p.chunk_size = CHUNK;
-    cr_assert_eq(cpn_site_open(&p, &tx), CPN_OK);
-    cr_assert_eq(pthread_create(&rx.thread, NULL, rx_main, &rx), 0);
-}
-
-static void teardown_sites(void)
-{
-    atomic_store(&rx.stop, 1);
-    pthread_join(rx.thread, NULL);
-    cpn_site_close(tx);
-    cpn_site_mem_dereg(rx.sink_mem);
-    cpn_site_close(rx.site);
-    free(rx.sink);
-}
-
-static void fill(uint8_t *buf, size_t len, uint64_t seed)
-{
-    uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
-    size_t i;
-
-    for (i = 0; i < len; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        buf[i] = (uint8_t)x;
-    }
+    setup_sites(8 * MiB, CHUNK);
+    use_sink(sink_len);
+    start_rx();
 }
 
 /* The digest cpn gives an object of @p len bytes at @p data. */
@@ -230,7 +128,7 @@ Test(small, recycled_tasks_of_changing_shapes)
     size_t k;
     unsigned rep;
 
-    setup_sites(8 * MiB);
+    setup_small(8 * MiB);
     cr_assert_eq(cpn_site_connect(tx, rx.addr, 5000, &peer), CPN_OK);
     for (rep = 0; rep < 2; rep++) {
         for (k = 0; k < sizeof(shape) / sizeof(shape[0]); k++) {
@@ -321,7 +219,7 @@ Test(small, receiver_refuses_duplicates_few_and_many)
 {
     cpn_peer_t *peer;
 
-    setup_sites(1 * MiB);
+    setup_small(1 * MiB);
     cr_assert_eq(cpn_site_connect(tx, rx.addr, 5000, &peer), CPN_OK);
     raw_offer_with_duplicate(peer, 2, 1, 901);
     raw_offer_with_duplicate(peer, CPN_NAME_SET_MIN - 1, 6, 902);
