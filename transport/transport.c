@@ -151,6 +151,12 @@ static cpn_status_t stub_notify(cpn_tp_ep_t *ep, const void *notify,
     return CPN_ERR_UNSUPPORTED;
 }
 
+static size_t stub_chunk_max(cpn_tp_iface_t *iface)
+{
+    (void)iface;
+    return 0;
+}
+
 static void stub_info(FILE *out)
 {
     (void)out;
@@ -182,6 +188,7 @@ void cpn__tp_fill_stubs(cpn_transport_ops_t *ops)
     CPN_TP_FILL(key_release);
     CPN_TP_FILL(send);
     CPN_TP_FILL(put);
+    CPN_TP_FILL(chunk_max);
     CPN_TP_FILL(info);
 #undef CPN_TP_FILL
 }

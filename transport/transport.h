@@ -180,6 +180,10 @@ struct cpn_transport_ops {
     cpn_status_t (*notify)(cpn_tp_ep_t *ep, const void *notify,
                            size_t notify_len, cpn_tp_comp_cb_t cb, void *arg);
 
+    /** The largest chunk that suits this backend, in bytes (0: any): the
+     *  sending runtime cuts CPN_SITE_CHUNK_SIZE down to it. */
+    size_t (*chunk_max)(cpn_tp_iface_t *iface);
+
     /* -- description -- */
     /** Print what this backend sees on the host (devices, ports, addresses)
      *  and what it would choose, for `cpn info`; needs no open iface. */
