@@ -212,5 +212,13 @@ if [ "$mode" = flags ] && ! grep -q "net_memif0 mtu 1500" "$dir/receipt.json"; t
     cat "$dir/receipt.json" >&2
     exit 1
 fi
+# (chunks over DPDK are capped at CPN_DPDK_CHUNK_MAX, 256K: 4 per MiB; the
+# two small files ride in the offer)
+if [ "$mode" = memif ] && [ -z "${CPN_DPDK_CHUNK_MAX:-}" ] &&
+   ! grep -q "\"chunks\": *$((mib * 4))," "$dir/receipt.json"; then
+    say "FAIL: want $((mib * 4)) chunks of 256 KiB in the receipt:"
+    cat "$dir/receipt.json" >&2
+    exit 1
+fi
 say "OK: $mode: ${mib} MiB task delivered byte-exact in $(( (end - start) / 1000000 )) ms"
 grep -o '"goodput_gbps":[0-9.]*' "$dir/receipt.json" >&2 || true
