@@ -45,8 +45,8 @@ static const cpn_config_field_t site_fields[] = {
     F("FSYNC", "n", "receiver: fsync landed files before they appear",
       CPN_CFG_BOOL, fsync),
     F("HASH_THREADS", "1", "sender: threads beside the progress thread that "
-      "copy and hash chunks of 256K and more (0, or a progress thread bound "
-      "to one CPU: none)", CPN_CFG_UINT, hash_threads),
+      "copy and hash memory objects' chunks of 256K and more (0, or a "
+      "progress thread bound to one CPU: none)", CPN_CFG_UINT, hash_threads),
     F("RESUME_KEEP", "24h", "receiver: remove what a cut-off task left for "
       "its resume when it was not offered again for this long; inf: keep",
       CPN_CFG_TIME_MS, resume_keep_ms),

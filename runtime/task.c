@@ -973,8 +973,9 @@ static unsigned thread_cpus(void)
     return (unsigned)CPU_COUNT(&set);
 }
 
-/* Start the site's hashing threads the first time a task has chunks big
- * enough for them; without them everything runs here, as before. Not when
+/* Start the site's hashing threads the first time a memory object has
+ * chunks big enough for them (a process that sends only files never has
+ * them); without them everything runs here, as before. Not when
  * this thread is bound to one CPU (a DPDK lcore, taskset): the threads
  * would only take turns with it there. */
 static cpn_hpool_t *task_hpool(cpn_task_t *task)
@@ -1002,7 +1003,6 @@ static void task_pump(cpn_task_t *task)
 {
     cpn_site_t *site = task->site;
     cpn_peer_t *peer = task->peer;
-    cpn_hpool_t *hpool = task_hpool(task);
     cpn_status_t st;
 
     task->need_pump = 0;
@@ -1066,8 +1066,13 @@ static void task_pump(cpn_task_t *task)
             p->src = to;
             p->mem = p->mapped ? NULL : task->stage_mem->tp;
         }
-        if (hpool != NULL && len >= CPN_HPOOL_MIN_CHUNK &&
-            cpn_hpool_submit(hpool, &p->job) == CPN_OK) {
+        /* Memory objects only: a file chunk's read is most of its cost
+         * and stays here, and a sender of files only starts no thread
+         * (on two CPUs one idle thread took a tenth off file-to-file
+         * goodput). */
+        if (o->buf != NULL && len >= CPN_HPOOL_MIN_CHUNK &&
+            task_hpool(task) != NULL &&
+            cpn_hpool_submit(task->site->hpool, &p->job) == CPN_OK) {
             continue; /* chunk_send when reaped (cpn__task_hashed) */
         }
         cpn_hpool_run(&p->job);

@@ -62,7 +62,7 @@ typedef struct cpn_site_params {
     uint64_t max_site_bytes;  /**< receiver: bytes of all tasks in flight at once, 0: no limit (CPN_SITE_MAX_SITE_BYTES) */
     int timeout_ms;           /**< connect and HELLO timeout (CPN_SITE_TIMEOUT) */
     int fsync;                /**< receiver: fsync files before landing (CPN_SITE_FSYNC) */
-    unsigned hash_threads;    /**< sender: threads beside the progress thread that copy and hash chunks of 256 KiB and more; 0, or a progress thread bound to one CPU: all on the progress thread (CPN_SITE_HASH_THREADS) */
+    unsigned hash_threads;    /**< sender: threads beside the progress thread that copy and hash the chunks of memory objects, 256 KiB and more; 0, or a progress thread bound to one CPU: all on the progress thread (CPN_SITE_HASH_THREADS) */
     int resume_keep_ms;       /**< receiver: the verified chunks a cut-off task left for its resume are removed when it was not offered again for this long; <=0: kept until offered (CPN_SITE_RESUME_KEEP) */
     const char *key_file;     /**< this site's secret key, from `cpn keygen`; mode 0600 (CPN_SITE_KEY_FILE) */
     const char *peers_file;   /**< public keys of the sites trusted, one "cpn-ed25519 HEX NAME" line each; set: only they may connect or be connected to (CPN_SITE_PEERS_FILE) */
