@@ -188,6 +188,25 @@ cpn_status_t cpn__config_parse_bool(const char *s, int *value_p)
     return CPN_ERR_CONFIG;
 }
 
+cpn_status_t cpn__config_parse_prob(const char *s, double *value_p)
+{
+    char *end;
+    double v;
+
+    if (s == NULL || value_p == NULL) {
+        return CPN_ERR_INVALID;
+    }
+    v = strtod(s, &end);
+    if (end != s && *end == '%') {
+        v /= 100.0, end++;
+    }
+    if (end == s || *end != '\0' || !(v >= 0 && v <= 1)) {
+        return CPN_ERR_CONFIG;
+    }
+    *value_p = v;
+    return CPN_OK;
+}
+
 /* Unsigned integer: decimal, or hexadecimal with 0x. */
 static cpn_status_t cpn_config_parse_uint(const char *s, uint64_t *value_p)
 {

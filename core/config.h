@@ -93,4 +93,11 @@ cpn_status_t cpn__config_parse_time_ms(const char *s, int *value_p);
  */
 cpn_status_t cpn__config_parse_bool(const char *s, int *value_p);
 
+/**
+ * Parse a probability: a fraction such as 0.01, or a percentage such as 1%.
+ * @return CPN_OK with @p value_p in [0, 1]; CPN_ERR_CONFIG otherwise;
+ *         CPN_ERR_INVALID for NULL.
+ */
+cpn_status_t cpn__config_parse_prob(const char *s, double *value_p);
+
 #endif /* CPN_CORE_CONFIG_H */

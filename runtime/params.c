@@ -52,6 +52,9 @@ static const cpn_config_field_t site_fields[] = {
       CPN_CFG_TIME_MS, resume_keep_ms),
     F("KEY_FILE", NULL, "this site's secret key (cpn keygen); must be mode 0600",
       CPN_CFG_STRING, key_file),
+    F("FAULT_CORRUPT", "0", "tests: flip a byte of a received chunk before "
+      "its check with this probability (0.05 or 5%), seeded: the chunk is "
+      "asked for again", CPN_CFG_STRING, fault_corrupt),
     F("PEERS_FILE", NULL, "public keys of trusted sites; set: only they may "
       "connect or be connected to", CPN_CFG_STRING, peers_file),
 };

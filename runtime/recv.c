@@ -1121,6 +1121,23 @@ out:
 
 /* ---- chunks ---- */
 
+/* Tests (CPN_SITE_FAULT_CORRUPT): with that probability, flip one byte of
+ * a chunk that landed, as a fault on its way would, before it is checked.
+ * xorshift64* from a fixed seed: the same faults on every run. */
+static void fault_corrupt(cpn_site_t *site, uint8_t *data, uint32_t len)
+{
+    uint64_t x = site->fault_rng;
+    double r;
+
+    x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+    site->fault_rng = x;
+    x *= 2685821657736338717ull;
+    r = (double)(x >> 11) / 9007199254740992.0;
+    if (len > 0 && r < site->p_corrupt) {
+        data[(x >> 3) % len] ^= 0x5a;
+    }
+}
+
 void cpn__recv_on_chunk(cpn_peer_t *peer, const void *buf, size_t len)
 {
     cpn_site_t *site = peer->site;
@@ -1176,6 +1193,9 @@ void cpn__recv_on_chunk(cpn_peer_t *peer, const void *buf, size_t len)
             slot_release(site, c.slot);
         }
         return;
+    }
+    if (cpn_unlikely(site->p_corrupt > 0)) {
+        fault_corrupt(site, (uint8_t *)(uintptr_t)data, c.len);
     }
     if (cpn_hash64(data, c.len) != c.hash) {
         cpn_wire_nack_t n;

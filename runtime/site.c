@@ -11,6 +11,7 @@
 
 #include "core/clock.h"
 #include "core/compiler.h"
+#include "core/config.h"
 #include "core/log.h"
 #include "runtime/site_int.h"
 
@@ -587,6 +588,16 @@ cpn_status_t cpn_site_open(const cpn_site_params_t *params,
     if (st != CPN_OK) {
         goto err_close_auth;
     }
+    if (site->params.fault_corrupt != NULL &&
+        cpn__config_parse_prob(site->params.fault_corrupt,
+                               &site->p_corrupt) != CPN_OK) {
+        cpn_error("site %s: CPN_SITE_FAULT_CORRUPT='%s' is not a probability "
+                  "(0.05 or 5%%)", site->name, site->params.fault_corrupt);
+        st = CPN_ERR_CONFIG;
+        goto err_close_pool;
+    }
+    site->params.fault_corrupt = NULL; /* not ours to keep */
+    site->fault_rng = 0x9E3779B97F4A7C15ull;
     if (site->land_dir != NULL) {
         st = cpn__land_prepare(site);
         if (st != CPN_OK) {

@@ -292,6 +292,8 @@ struct cpn_site {
     uint64_t sweep_next_ns;   /* next look for stale resume state (resume.c) */
     unsigned live_tick;
     cpn_hpool_t *hpool;       /* copy-and-hash threads; NULL until needed */
+    double p_corrupt;         /* CPN_SITE_FAULT_CORRUPT (tests) */
+    uint64_t fault_rng;       /* its xorshift64* state, fixed seed */
 };
 
 /* site.c */

@@ -40,6 +40,8 @@ TESTS = [
      "tests/tools/test_cli.c", "killed sender / receiver"),
     ("tests/test_tools_cli", "cli_loopback/receiver_restarted*",
      "tests/tools/test_cli.c", "deadlines, dead peers, reconnection"),
+    ("tests/test_runtime_deliver", "deliver/corrupt_chunk*",
+     "tests/runtime/test_deliver.c", "corrupt chunk"),
     ("tests/test_runtime_deliver", "deliver/cancel_after_commit*",
      "tests/runtime/test_deliver.c", "cancel"),
     ("tests/test_runtime_deliver", "deliver/wait_timeout_does_not_cancel*",

@@ -66,6 +66,7 @@ typedef struct cpn_site_params {
     int resume_keep_ms;       /**< receiver: the verified chunks a cut-off task left for its resume are removed when it was not offered again for this long; <=0: kept until offered (CPN_SITE_RESUME_KEEP) */
     const char *key_file;     /**< this site's secret key, from `cpn keygen`; mode 0600 (CPN_SITE_KEY_FILE) */
     const char *peers_file;   /**< public keys of the sites trusted, one "cpn-ed25519 HEX NAME" line each; set: only they may connect or be connected to (CPN_SITE_PEERS_FILE) */
+    const char *fault_corrupt; /**< tests: probability ("0.05" or "5%") that a received chunk gets a byte flipped before its check, so it is asked for again; seeded, off by default (CPN_SITE_FAULT_CORRUPT) */
     cpn_offer_cb_t offer_cb;  /**< optional receiver hook, see cpn_offer_cb_t */
     void *offer_arg;
     cpn_landed_cb_t landed_cb; /**< optional receiver hook, see cpn_landed_cb_t */

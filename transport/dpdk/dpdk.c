@@ -588,13 +588,9 @@ static cpn_status_t cpn_dpdk_eal_init(const cpn_dpdk_config_t *cfg)
 
 static double cpn_dpdk_parse_prob(const char *name, const char *s)
 {
-    char *end;
-    double v = strtod(s, &end);
+    double v;
 
-    if (end != s && *end == '%') {
-        v /= 100.0, end++;
-    }
-    if (end == s || *end != '\0' || v < 0 || v > 1) {
+    if (cpn__config_parse_prob(s, &v) != CPN_OK) {
         cpn_warn("dpdk: CPN_DPDK_%s='%s' is not a probability (0.01 or 1%%); "
                  "using 0", name, s);
         return 0;
