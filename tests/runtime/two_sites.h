@@ -144,6 +144,20 @@ static inline void use_sink(size_t len)
                  CPN_OK);
 }
 
+/* Write @p len bytes of @p data to a source file beside the landing
+ * directory ("LAND.src", removed by teardown_sites); its path into @p path. */
+static inline void src_file(char *path, size_t path_len, const uint8_t *data,
+                            size_t len)
+{
+    FILE *f;
+
+    snprintf(path, path_len, "%s.src", rx.land);
+    f = fopen(path, "wb");
+    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+    cr_assert_eq(fwrite(data, 1, len, f), len);
+    cr_assert_eq(fclose(f), 0);
+}
+
 static inline void start_rx(void)
 {
     cr_assert_eq(pthread_create(&rx.thread, NULL, rx_main, &rx), 0);
@@ -151,6 +165,8 @@ static inline void start_rx(void)
 
 static inline void teardown_sites(void)
 {
+    char src[300];
+
     atomic_store(&rx.stop, 1);
     pthread_join(rx.thread, NULL);
     cpn_site_close(tx);
@@ -159,6 +175,8 @@ static inline void teardown_sites(void)
     }
     cpn_site_close(rx.site);
     free(rx.sink);
+    snprintf(src, sizeof(src), "%s.src", rx.land);
+    unlink(src);
     rm_rf(rx.land);
 }
 
