@@ -118,6 +118,7 @@ static void *hpool_thread(void *arg)
 
 cpn_status_t cpn_hpool_create(unsigned nthreads, cpn_hpool_t **pool_p)
 {
+    pthread_condattr_t cattr;
     cpn_hpool_t *pool;
     unsigned i;
     int rc;
@@ -134,7 +135,10 @@ cpn_status_t cpn_hpool_create(unsigned nthreads, cpn_hpool_t **pool_p)
     }
     pthread_mutex_init(&pool->mu, NULL);
     pthread_cond_init(&pool->work_cv, NULL);
-    pthread_cond_init(&pool->done_cv, NULL);
+    pthread_condattr_init(&cattr);
+    pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC); /* not wall time */
+    pthread_cond_init(&pool->done_cv, &cattr);
+    pthread_condattr_destroy(&cattr);
     for (i = 0; i < nthreads; i++) {
         rc = pthread_create(&pool->threads[i], NULL, hpool_thread, pool);
         if (rc != 0) {
@@ -231,7 +235,7 @@ void cpn_hpool_wait(cpn_hpool_t *pool, unsigned timeout_us)
     if (pool->outstanding == 0 || atomic_load(&pool->done) != NULL) {
         return;
     }
-    clock_gettime(CLOCK_REALTIME, &ts);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     ts.tv_nsec += (long)(timeout_us % 1000000u) * 1000;
     ts.tv_sec += timeout_us / 1000000u + ts.tv_nsec / 1000000000;
     ts.tv_nsec %= 1000000000;
