@@ -36,7 +36,13 @@ cpn_status_t cpn__pool_open(cpn_site_t *site)
     uint32_t i;
     cpn_status_t st;
 
+    /* A slot holds one chunk: the most a sender may put, which is also
+     * capped by what suits the transport (HELLO_ACK tells the sender). */
     site->slot_size = (uint32_t)site->params.chunk_size;
+    if (site->ops->chunk_max(site->iface) != 0 &&
+        site->ops->chunk_max(site->iface) < site->slot_size) {
+        site->slot_size = (uint32_t)site->ops->chunk_max(site->iface);
+    }
     site->nslots = (uint32_t)(site->params.pool_size / site->slot_size);
     len = (size_t)site->nslots * site->slot_size;
     /* Memory the transport places itself is what its fastest paths reach

@@ -676,10 +676,6 @@ cpn_status_t cpn_task_deliver(cpn_task_t *task, cpn_peer_t *peer,
     if (peer->slot_size != 0 && peer->slot_size < chunk) {
         chunk = peer->slot_size;
     }
-    if (site->ops->chunk_max(site->iface) != 0 &&
-        site->ops->chunk_max(site->iface) < chunk) {
-        chunk = (uint32_t)site->ops->chunk_max(site->iface);
-    }
     task->chunk_size = chunk;
     task->window = site->params.window;
     inline_max = (uint32_t)CPN_MIN(site->params.inline_max, peer->inline_max);

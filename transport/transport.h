@@ -180,8 +180,9 @@ struct cpn_transport_ops {
     cpn_status_t (*notify)(cpn_tp_ep_t *ep, const void *notify,
                            size_t notify_len, cpn_tp_comp_cb_t cb, void *arg);
 
-    /** The largest chunk that suits this backend, in bytes (0: any): the
-     *  sending runtime cuts CPN_SITE_CHUNK_SIZE down to it. */
+    /** The largest chunk that suits this backend, in bytes (0: any): a
+     *  receiving site's staging slots are no larger, and senders put no
+     *  larger chunks to it. */
     size_t (*chunk_max)(cpn_tp_iface_t *iface);
 
     /* -- description -- */

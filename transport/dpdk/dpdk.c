@@ -238,10 +238,11 @@ static const cpn_config_field_t cpn_dpdk_config_field[] = {
     CPN_CONFIG_FIELD("MSG_MAX", "1G", "largest message a peer may send us",
                      CPN_CFG_SIZE, cpn_dpdk_config_t, msg_max),
     CPN_CONFIG_FIELD("CHUNK_MAX", "256K",
-                     "largest task chunk sent over DPDK (caps "
-                     "CPN_SITE_CHUNK_SIZE; 0: no cap). The receiver checks "
-                     "and writes a chunk between two polls of its port: "
-                     "over memif 1M chunks gave a third of 256K's goodput",
+                     "largest task chunk this site receives over DPDK: its "
+                     "staging slots, below CPN_SITE_CHUNK_SIZE (0: no cap). "
+                     "It checks and writes a chunk between two polls of its "
+                     "port: over memif 1M chunks gave a third of 256K's "
+                     "goodput",
                      CPN_CFG_SIZE, cpn_dpdk_config_t, chunk_max),
     CPN_CONFIG_FIELD("NEIGH", "",
                      "static neighbours, ';'-separated IP=MAC; others by ARP",
