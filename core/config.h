@@ -100,4 +100,18 @@ cpn_status_t cpn__config_parse_bool(const char *s, int *value_p);
  */
 cpn_status_t cpn__config_parse_prob(const char *s, double *value_p);
 
+/**
+ * The next number in [0, 1) of a seeded xorshift64* stream at @p state
+ * (never 0): the same faults on every run for the fault injectors that
+ * cpn__config_parse_prob() configures.
+ */
+static inline double cpn__fault_rand(uint64_t *state)
+{
+    uint64_t x = *state;
+
+    x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+    *state = x;
+    return (double)((x * 2685821657736338717ull) >> 11) / 9007199254740992.0;
+}
+
 #endif /* CPN_CORE_CONFIG_H */

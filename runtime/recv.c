@@ -22,6 +22,7 @@
 
 #include "core/clock.h"
 #include "core/compiler.h"
+#include "core/config.h"
 #include "core/log.h"
 #include "runtime/names.h"
 #include "runtime/site_int.h"
@@ -1128,19 +1129,12 @@ out:
 /* ---- chunks ---- */
 
 /* Tests (CPN_SITE_FAULT_CORRUPT): with that probability, flip one byte of
- * a chunk that landed, as a fault on its way would, before it is checked.
- * xorshift64* from a fixed seed: the same faults on every run. */
+ * a chunk that landed, as a fault on its way would, before it is checked;
+ * from a fixed seed, the same faults on every run. */
 static void fault_corrupt(cpn_site_t *site, uint8_t *data, uint32_t len)
 {
-    uint64_t x = site->fault_rng;
-    double r;
-
-    x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
-    site->fault_rng = x;
-    x *= 2685821657736338717ull;
-    r = (double)(x >> 11) / 9007199254740992.0;
-    if (len > 0 && r < site->p_corrupt) {
-        data[(x >> 3) % len] ^= 0x5a;
+    if (len > 0 && cpn__fault_rand(&site->fault_rng) < site->p_corrupt) {
+        data[(size_t)(cpn__fault_rand(&site->fault_rng) * len)] ^= 0x5a;
     }
 }
 

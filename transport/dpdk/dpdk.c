@@ -599,14 +599,10 @@ static double cpn_dpdk_parse_prob(const char *name, const char *s)
     return v;
 }
 
-/* xorshift64*: a seeded, reproducible stream for fault injection. */
+/* The seeded, reproducible stream of fault injection. */
 static double cpn_dpdk_rand(cpn_dpdk_iface_t *iface)
 {
-    uint64_t x = iface->rng;
-
-    x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
-    iface->rng = x;
-    return (double)((x * 2685821657736338717ull) >> 11) / 9007199254740992.0;
+    return cpn__fault_rand(&iface->rng);
 }
 
 static int cpn_dpdk_parse_mac(const char *s, struct rte_ether_addr *mac)
