@@ -10,6 +10,7 @@
 #include <criterion/criterion.h>
 
 #include "core/checksum.h"
+#include "core/clock.h"
 #include "core/hashpool.h"
 
 #define NJOBS 3000
@@ -132,9 +133,13 @@ Test(hashpool, full_ring_is_busy_and_drain_finishes_all)
 Test(hashpool, wait_returns_when_nothing_is_out)
 {
     cpn_hpool_t *pool;
+    uint64_t t0;
 
     cr_assert_eq(cpn_hpool_create(1, &pool), CPN_OK);
+    t0 = cpn_time_ns();
     cpn_hpool_wait(pool, 10 * 1000 * 1000); /* would be 10 s otherwise */
+    cr_assert_lt(cpn_time_ns() - t0, 1000000000ull,
+                 "wait slept with no job out");
     cr_assert_null(cpn_hpool_reap(pool));
     cr_assert_eq(cpn_hpool_run_one(pool), 0);
     cpn_hpool_destroy(pool);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,6 +224,7 @@ Test(deliver, memory_sink_zero_copy)
  * chunk hashes the receiver checks, files and memory alike. */
 static void deliver_with_hash_threads(const char *threads)
 {
+    cpu_set_t cpus;
     const size_t a = 24 * MiB + 3, b = 5 * MiB;
     cpn_task_t *task;
     cpn_peer_t *peer;
@@ -243,6 +245,13 @@ static void deliver_with_hash_threads(const char *threads)
     cr_assert_eq(cpn_task_deliver(task, peer, NULL), CPN_INPROGRESS);
     cr_assert_eq(cpn_task_wait(task, 120000), CPN_OK, "%s threads: %s",
                  threads, cpn_task_error(task));
+    /* the memory object's 512 KiB chunks went to the threads, when any
+     * (and this process may run on more than one CPU) */
+    cr_assert_eq(sched_getaffinity(0, sizeof(cpus), &cpus), 0);
+    cr_assert_eq(tx->hpool != NULL,
+                 strcmp(threads, "0") != 0 && CPU_COUNT(&cpus) > 1,
+                 "%s threads: the sender %s hashing threads", threads,
+                 tx->hpool != NULL ? "started" : "did not start");
     wait_landed_or_failed(1, 0);
     snprintf(path, sizeof(path), "%s/threads/mem.bin", rx.land);
     assert_file_eq(path, src, a);
