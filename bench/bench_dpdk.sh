@@ -17,7 +17,8 @@
 #           fraction of the lossless figure.
 #
 # Usage: bench/bench_dpdk.sh [memif|veth|loss|all] [REPEATS]
-#   MTU=1500|9000 (default 1500), SECS=5 (testpmd/iperf3 seconds),
+#   MTU=1500 (default), 9000 or up to 64000 (veth: the veth's MTU too),
+#   SECS=5 (testpmd/iperf3 seconds),
 #   PMD=af_packet|af_xdp (veth; AFP_ARGS: more af_packet devargs),
 #   MIB=512 (cpn put MiB), TASK_MIB=256, BUILD=build
 set -uo pipefail
@@ -48,9 +49,15 @@ export CPN_DPDK_HUGE=${CPN_DPDK_HUGE:-n} CPN_DPDK_MEM=${CPN_DPDK_MEM:-512M}
 export CPN_DPDK_MTU=$mtu CPN_LOG_LEVEL=${CPN_LOG_LEVEL:-warn}
 huge_arg=--no-huge
 [ "$CPN_DPDK_HUGE" = y ] && huge_arg=
-mbuf=$((mtu > 1600 ? 10240 : 2176))
-# af_packet: a ring deep enough for cpn's window. (DPDK 22.11's af_packet
-# and memif PMDs take frames of at most 1518 bytes: no jumbo there.)
+# testpmd's mbufs: one frame each
+mbuf=$((mtu > 1600 ? (frame + 4 + 128 + 1023) / 1024 * 1024 : 2176))
+[ "$mbuf" -gt 65535 ] && mbuf=65535
+# memif buffers that hold a whole jumbo frame, as cpn sizes its own
+membs=
+[ "$mtu" -gt 1500 ] && membs=",bsize=$(( (frame + 4 + 127) / 128 * 128 ))"
+# af_packet: a ring deep enough for cpn's window (cpn sizes its slots for
+# the MTU: DPDK 22.11's af_packet and memif report 1518-byte frames at most
+# but carry what their slots and buffers hold)
 afp=",framecnt=4096${AFP_ARGS:-}"
 pmd=${PMD:-af_packet}
 
@@ -62,17 +69,20 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else
 testpmd_memif() {
     local sock=$dir/tp$1.sock log=$dir/tprx$1.log rx tx
     local common=($huge_arg -m 512 --no-pci)
-    local opts=(--stats-period 1 --mbuf-size=$mbuf --max-pkt-len=$((frame + 4))
+    # (memif reports 1518-byte frames at most, but carries bigger ones in
+    # chained descriptors: no --max-pkt-len above that, or testpmd refuses)
+    local opts=(--stats-period 1 --mbuf-size=$mbuf
+                $([ "$frame" -le 1514 ] && echo --max-pkt-len=$((frame + 4)))
                 --nb-cores=1 --total-num-mbufs=16384)
     rm -f "$sock"
     taskset -c 0 dpdk-testpmd --lcores '0@0,1@0' --file-prefix ${tag}tps "${common[@]}" \
-        --vdev "net_memif0,role=server,socket=$sock,socket-abstract=no" -- \
+        --vdev "net_memif0,role=server,socket=$sock,socket-abstract=no$membs" -- \
         --forward-mode=rxonly "${opts[@]}" > "$log" 2>&1 < /dev/null &
     rx=$!
     sleep 1.5
     taskset -c 1 dpdk-testpmd --lcores '0@1,1@1' --file-prefix ${tag}tpc "${common[@]}" \
-        --vdev "net_memif0,role=client,socket=$sock,socket-abstract=no" -- \
-        --forward-mode=txonly --txpkts=$frame "${opts[@]}" \
+        --vdev "net_memif0,role=client,socket=$sock,socket-abstract=no$membs" -- \
+        --forward-mode=txonly "${opts[@]}" --txpkts=$frame \
         > "$dir/tptx$1.log" 2>&1 < /dev/null &
     tx=$!
     sleep $((secs + 2))

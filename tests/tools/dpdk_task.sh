@@ -14,8 +14,11 @@
 #   pcap     veth, with tcpdump capturing on the server's end: the frames
 #            must parse as IPv4/UDP between the two sites' addresses and
 #            ports, in tcpdump and (when installed) tshark
+#   jumbo    veth and af_packet at MTU 64000, af_packet's ring slots sized
+#            by cpn; first a framesz too small for that MTU must be refused
+#            with an error naming the port and framesz
 #
-# Usage: dpdk_task.sh memif|flags|veth|pcap [MiB]  (CPN_CLI: cpn binary)
+# Usage: dpdk_task.sh memif|flags|veth|pcap|jumbo [MiB]  (CPN_CLI: cpn binary)
 # Exit 0 delivered and equal; 1 failed; 77 skipped (say why).
 set -euo pipefail
 
@@ -42,7 +45,7 @@ cleanup() {
         kill "$serve_pid" 2>/dev/null || true
         wait "$serve_pid" 2>/dev/null || true
     fi
-    if [ "$mode" = veth ] || [ "$mode" = pcap ]; then
+    if [ "$mode" = veth ] || [ "$mode" = pcap ] || [ "$mode" = jumbo ]; then
         ip netns del "$ns_s" 2>/dev/null || true
         ip netns del "$ns_c" 2>/dev/null || true
     fi
@@ -88,7 +91,7 @@ flags)
             --dpdk-port net_memif0 --dpdk-ip 10.78.0.1
             --dpdk-file-prefix "${tag}c" "${common[@]}")
     ;;
-veth|pcap)
+veth|pcap|jumbo)
     if [ "$mode" = pcap ] && ! command -v tcpdump >/dev/null; then
         say "SKIP: no tcpdump to capture with (apt-get install tcpdump)"
         exit 77
@@ -105,8 +108,14 @@ veth|pcap)
     ip link add "${tag}a" type veth peer name "${tag}b"
     ip link set "${tag}a" netns "$ns_s"
     ip link set "${tag}b" netns "$ns_c"
-    ip -n "$ns_s" link set "${tag}a" up
-    ip -n "$ns_c" link set "${tag}b" up
+    mtu=1500
+    if [ "$mode" = jumbo ]; then
+        # 64 KiB mbufs: a smaller pool than the other modes' (cpn's default)
+        mtu=64000
+        export CPN_DPDK_MTU=$mtu CPN_DPDK_MBUFS=0 CPN_DPDK_MEM=512M
+    fi
+    ip -n "$ns_s" link set "${tag}a" mtu $mtu up
+    ip -n "$ns_c" link set "${tag}b" mtu $mtu up
     ip -n "$ns_s" link set lo up
     ip -n "$ns_c" link set lo up
     if [ "$pmd" = af_xdp ]; then
@@ -124,13 +133,30 @@ veth|pcap)
            "CPN_DPDK_PORTS=$port@10.79.0.1" "CPN_DPDK_FILE_PREFIX=${tag}c")
     ;;
 *)
-    say "usage: dpdk_task.sh memif|flags|veth|pcap [MiB]"
+    say "usage: dpdk_task.sh memif|flags|veth|pcap|jumbo [MiB]"
     exit 2
     ;;
 esac
-case "$mode" in veth|pcap) ip_s=10.79.0.2 ip_c=10.79.0.1 ;;
+case "$mode" in veth|pcap|jumbo) ip_s=10.79.0.2 ip_c=10.79.0.1 ;;
                 *) ip_s=10.78.0.2 ip_c=10.78.0.1 ;; esac
 [ "$mode" = flags ] || { opts_s=(--transport dpdk); opts_c=(--transport dpdk); }
+
+if [ "$mode" = jumbo ] && [ "$pmd" = af_packet ]; then
+    # af_packet slots of 9728 bytes cannot carry 64000-byte packets: refused
+    # before anything is sent, naming the port and what to change.
+    if ip netns exec "$ns_c" env "CPN_DPDK_VDEVS=$vc,framesz=9728,blocksz=77824" \
+            "CPN_DPDK_PORTS=$port@$ip_c" "CPN_DPDK_FILE_PREFIX=${tag}x" \
+            CPN_DPDK_MTU_CLAMP=n "$cli" send --transport dpdk --to "$ip_s:7400" \
+            --timeout 5s -q "$dir/src/job/spec.json" > /dev/null 2> "$dir/bad.log"; then
+        say "FAIL: a 9728-byte framesz was taken for MTU $mtu"
+        exit 1
+    fi
+    if ! grep -q "net_af_packet0.*framesz=9728" "$dir/bad.log"; then
+        say "FAIL: the error does not name the port and its framesz:"
+        cat "$dir/bad.log" >&2
+        exit 1
+    fi
+fi
 
 start_serve "$dir" "${run_s[@]}" "$cli" serve "${opts_s[@]}" \
     --listen "$ip_s:7400" --land "$dir/land" -N 1 -q
@@ -209,6 +235,11 @@ fi
 # (the lanes name the port and MTU: the options', not the variables')
 if [ "$mode" = flags ] && ! grep -q "net_memif0 mtu 1500" "$dir/receipt.json"; then
     say "FAIL: the receipt does not name the --dpdk-port/--dpdk-mtu port:"
+    cat "$dir/receipt.json" >&2
+    exit 1
+fi
+if [ "$mode" = jumbo ] && ! grep -q "$port mtu $mtu" "$dir/receipt.json"; then
+    say "FAIL: the receipt does not show MTU $mtu on $port:"
     cat "$dir/receipt.json" >&2
     exit 1
 fi

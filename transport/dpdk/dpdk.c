@@ -36,13 +36,16 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
-#include <limits.h>
 #include <errno.h>
+#include <limits.h>
+#include <net/if.h>
 #include <inttypes.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -76,6 +79,11 @@
                              sizeof(struct rte_ipv4_hdr) +                    \
                              sizeof(struct rte_udp_hdr))
 #define CPN_DPDK_CPN_HDRS   (sizeof(cpn_dpdk_hdr_t) + sizeof(cpn_dpdk_seg_t))
+/* The largest IP MTU: a frame, its CRC, af_packet's 512 bytes of slack and
+ * the headroom must fit one mbuf, whose data room is 16 bits. */
+#define CPN_DPDK_MTU_MAX                                                      \
+    (UINT16_MAX - RTE_PKTMBUF_HEADROOM - 512 - RTE_ETHER_HDR_LEN -            \
+     RTE_ETHER_CRC_LEN)
 #define CPN_DPDK_SYN_RETRY_NS 20000000ull  /* 20 ms between SYNs / ARPs */
 #define CPN_DPDK_WHY_FIN      "closed the connection"
 #define CPN_DPDK_KEEPALIVE_NS 500000000ull /* idle: ask for an ack */
@@ -194,7 +202,9 @@ static const cpn_config_field_t cpn_dpdk_config_field[] = {
                      cpn_dpdk_config_t, rxd),
     CPN_CONFIG_FIELD("TXD", "1024", "tx descriptors", CPN_CFG_UINT,
                      cpn_dpdk_config_t, txd),
-    CPN_CONFIG_FIELD("MBUFS", "16383", "mbufs in the port's pool",
+    CPN_CONFIG_FIELD("MBUFS", "0",
+                     "mbufs in the port's pool (0: 16383, fewer for frames "
+                     "above 16 KiB, so the pool stays under 256 MiB)",
                      CPN_CFG_UINT, cpn_dpdk_config_t, mbufs),
     CPN_CONFIG_FIELD("RING_SIZE", "4096",
                      "entries of each rte_ring a ring:RX:TX port is made of "
@@ -220,9 +230,11 @@ static const cpn_config_field_t cpn_dpdk_config_field[] = {
                      "CPN_DPDK_DELAY_TARGET, and on timeouts, not on each "
                      "loss) or aimd (halve on every loss episode)",
                      CPN_CFG_STRING, cpn_dpdk_config_t, cc),
-    CPN_CONFIG_FIELD("DELAY_TARGET", "1ms",
+    CPN_CONFIG_FIELD("DELAY_TARGET", "0",
                      "delay CC: queueing delay above the least RTT seen "
-                     "that counts as congestion",
+                     "that counts as congestion (0: 1 ms for each 9000 "
+                     "bytes of MTU begun, so a queue holds as many big "
+                     "frames as jumbo ones)",
                      CPN_CFG_TIME_MS, cpn_dpdk_config_t, delay_target_ms),
     CPN_CONFIG_FIELD("RTO_MIN", "2ms", "least retransmission timeout",
                      CPN_CFG_TIME_MS, cpn_dpdk_config_t, rto_min_ms),
@@ -385,6 +397,7 @@ struct cpn_dpdk_iface {
     uint16_t next_eport;
     uint32_t mtu;
     uint32_t seg_max;        /* payload bytes per DATA frame */
+    uint64_t delay_target_ns; /* delay CC's target (CPN_DPDK_DELAY_TARGET) */
     uint32_t window;
     uint64_t tx_ol;          /* tx offloads in use */
     int cc_delay;            /* CPN_DPDK_CC=delay */
@@ -492,6 +505,101 @@ static void cpn_dpdk_eal_atexit(void)
     rmdir(path);
 }
 
+/* Software-port vdevs whose frames are bounded by a devarg, not by what the
+ * PMD reports (DPDK 22.11's af_packet and memif both say 1518 bytes):
+ * af_packet's ring slots (framesz) and memif's buffers (bsize; 22.11's
+ * memif rx fast path, taken when an mbuf holds a whole buffer, hands each
+ * buffer of a chained frame up as a frame of its own, so a frame must fit
+ * one buffer). */
+#define CPN_DPDK_SIZED_MAX 8
+typedef struct cpn_dpdk_sized {
+    char name[64];         /* vdev name, e.g. "net_af_packet0" */
+    char ifname[IFNAMSIZ]; /* af_packet's iface= devarg */
+    const char *devarg;    /* "framesz" or "bsize" */
+    unsigned size;         /* its value */
+    unsigned mbuf_room;    /* data room an mbuf needs for one slot */
+    unsigned mtu;          /* IP MTU its frames carry */
+} cpn_dpdk_sized_t;
+static cpn_dpdk_sized_t cpn_dpdk_sized[CPN_DPDK_SIZED_MAX];
+static unsigned cpn_dpdk_nsized;
+
+/* Read the unsigned devarg KEY= of a vdev SPEC ("name,k=v,..."); 0 if absent. */
+static unsigned long cpn_dpdk_devarg_ul(const char *spec, const char *key)
+{
+    size_t n = strlen(key);
+
+    for (const char *p = strchr(spec, ','); p != NULL; p = strchr(p + 1, ',')) {
+        if (strncmp(p + 1, key, n) == 0 && p[1 + n] == '=') {
+            return strtoul(p + 2 + n, NULL, 0);
+        }
+    }
+    return 0;
+}
+
+/* Write into OUT the --vdev argument for SPEC. When MTU is above 1500, an
+ * af_packet vdev without framesz gets ring slots sized for it (its framecnt
+ * must then be a multiple of 8, as the default 512 is) and a memif vdev
+ * without bsize buffers that hold a whole frame (the peer's memif must
+ * have the same). What each such vdev carries is remembered for
+ * cpn_dpdk_port_start. */
+static void cpn_dpdk_vdev_arg(const char *spec, unsigned mtu, char *out,
+                              size_t len)
+{
+    const unsigned eth = RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN;
+    cpn_dpdk_sized_t *v = &cpn_dpdk_sized[cpn_dpdk_nsized];
+    unsigned long size;
+    size_t nlen = strcspn(spec, ",");
+
+    snprintf(out, len, "%s", spec);
+    if (cpn_dpdk_nsized == CPN_DPDK_SIZED_MAX) {
+        return;
+    }
+    memset(v, 0, sizeof(*v));
+    if (strncmp(spec, "net_af_packet", 13) == 0) {
+        /* af_packet puts a received frame 80 bytes into its ring slot
+         * (tpacket2 header and sockaddr_ll, aligned) and copies framesz - 32
+         * bytes of the slot into an mbuf. */
+        const unsigned lead = 80;
+        const char *i = strstr(spec, ",iface=");
+
+        v->devarg = "framesz";
+        size = cpn_dpdk_devarg_ul(spec, v->devarg);
+        if (size == 0 && mtu > 1500) {
+            /* The PMD finds slot i at i * framesz: blocks must hold a whole
+             * number of slots. Eight per block keeps slots multiples of
+             * 512. */
+            size = RTE_ALIGN_CEIL(mtu + eth + lead, 512);
+            snprintf(out, len, "%s,framesz=%lu,blocksz=%lu", spec, size,
+                     8 * size);
+        } else if (size == 0) {
+            size = 2048; /* the PMD's default */
+        }
+        if (i != NULL) {
+            i += 7;
+            snprintf(v->ifname, sizeof(v->ifname), "%.*s",
+                     (int)strcspn(i, ","), i);
+        }
+        v->mbuf_room = size > 32 ? (unsigned)size - 32 : 0;
+        v->mtu = size > lead + eth ? (unsigned)(size - lead - eth) : 0;
+    } else if (strncmp(spec, "net_memif", 9) == 0) {
+        v->devarg = "bsize";
+        size = cpn_dpdk_devarg_ul(spec, v->devarg);
+        if (size == 0 && mtu > 1500) {
+            size = RTE_ALIGN_CEIL(mtu + eth, 128);
+            snprintf(out, len, "%s,bsize=%lu", spec, size);
+        } else if (size == 0) {
+            size = 2048; /* the PMD's default */
+        }
+        v->mbuf_room = (unsigned)size;
+        v->mtu = size > eth ? (unsigned)(size - eth) : 0;
+    } else {
+        return;
+    }
+    v->size = (unsigned)size;
+    snprintf(v->name, sizeof(v->name), "%.*s", (int)nlen, spec);
+    cpn_dpdk_nsized++;
+}
+
 static cpn_status_t cpn_dpdk_eal_init(const cpn_dpdk_config_t *cfg)
 {
     /* The EAL keeps pointers into argv for the life of the process. */
@@ -550,7 +658,10 @@ static cpn_status_t cpn_dpdk_eal_init(const cpn_dpdk_config_t *cfg)
     for (tok = strtok_r(copy, ";", &save); tok != NULL;
          tok = strtok_r(NULL, ";", &save)) {
         if (*tok != '\0') {
-            ARG("--vdev=%s", tok);
+            char v[448];
+
+            cpn_dpdk_vdev_arg(tok, cfg->mtu, v, sizeof(v));
+            ARG("--vdev=%s", v);
         }
     }
     free(copy);
@@ -735,13 +846,38 @@ static cpn_status_t cpn_dpdk_find_port(cpn_dpdk_iface_t *iface,
     return CPN_OK;
 }
 
+/* Warn when the kernel interface IFNAME under an af_packet port takes
+ * smaller frames than the port's MTU: it would drop every bigger frame. */
+static void cpn_dpdk_check_ifmtu(const cpn_dpdk_iface_t *iface,
+                                 const char *ifname)
+{
+    struct ifreq ifr;
+    int fd;
+
+    fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return;
+    }
+    memset(&ifr, 0, sizeof(ifr));
+    memcpy(ifr.ifr_name, ifname, sizeof(ifr.ifr_name));
+    if (ioctl(fd, SIOCGIFMTU, &ifr) == 0 &&
+        (unsigned)ifr.ifr_mtu < iface->mtu) {
+        cpn_warn("dpdk: port %s: interface %s has MTU %d, below "
+                 "CPN_DPDK_MTU=%u; frames above it are dropped: "
+                 "ip link set %s mtu %u (on both ends)", iface->port_name,
+                 ifname, ifr.ifr_mtu, iface->mtu, ifname, iface->mtu);
+    }
+    close(fd);
+}
+
 static cpn_status_t cpn_dpdk_port_start(cpn_dpdk_iface_t *iface)
 {
     struct rte_eth_dev_info info;
     struct rte_eth_conf conf;
     struct rte_eth_txconf txconf;
     char pname[RTE_MEMPOOL_NAMESIZE];
-    unsigned room, port_mtu = 0; /* port_mtu: what the port is told */
+    unsigned room, nmbufs, port_mtu = 0; /* port_mtu: what the port is told */
+    const cpn_dpdk_sized_t *sz = NULL;
     uint16_t nrx, ntx;
     int ret;
 
@@ -751,11 +887,17 @@ static cpn_status_t cpn_dpdk_port_start(cpn_dpdk_iface_t *iface)
                   iface->port_name, rte_strerror(-ret));
         return CPN_ERR_TRANSPORT;
     }
-    if (iface->cfg.mtu < 576 || iface->cfg.mtu > 9600) {
-        cpn_error("dpdk: CPN_DPDK_MTU=%u: use 576..9600", iface->cfg.mtu);
+    if (iface->cfg.mtu < 576 || iface->cfg.mtu > CPN_DPDK_MTU_MAX) {
+        cpn_error("dpdk: CPN_DPDK_MTU=%u: use 576..%u (a frame must fit one "
+                  "mbuf)", iface->cfg.mtu, (unsigned)CPN_DPDK_MTU_MAX);
         return CPN_ERR_CONFIG;
     }
     iface->mtu = iface->cfg.mtu;
+    for (unsigned i = 0; i < cpn_dpdk_nsized; i++) {
+        if (strcmp(cpn_dpdk_sized[i].name, iface->port_name) == 0) {
+            sz = &cpn_dpdk_sized[i];
+        }
+    }
     {
         uint32_t most = info.max_mtu != 0 ? info.max_mtu : UINT16_MAX;
 
@@ -763,33 +905,74 @@ static cpn_status_t cpn_dpdk_port_start(cpn_dpdk_iface_t *iface)
             most = CPN_MIN(most, info.max_rx_pktlen - RTE_ETHER_HDR_LEN -
                                      RTE_ETHER_CRC_LEN);
         }
-        if (iface->mtu > most && !iface->cfg.mtu_clamp) {
+        /* af_packet and memif carry what their slots or buffers hold,
+         * whatever they report: tell the port what it reports (ethdev
+         * refuses more), use the slots' MTU, and leave a kernel
+         * interface's MTU to its owner. */
+        uint32_t carried = sz != NULL ? CPN_MAX(most, sz->mtu) : most;
+
+        if (iface->mtu > carried && sz != NULL && !iface->cfg.mtu_clamp) {
+            cpn_error("dpdk: port %s: CPN_DPDK_MTU=%u does not fit its "
+                      "%s=%u (it carries MTU %u at most): raise %s in "
+                      "CPN_DPDK_VDEVS or leave it out", iface->port_name,
+                      iface->mtu, sz->devarg, sz->size, sz->mtu, sz->devarg);
+            return CPN_ERR_CONFIG;
+        } else if (iface->mtu > carried && !iface->cfg.mtu_clamp) {
             cpn_warn("dpdk: port %s (%s) reports frames up to MTU %u; "
                      "using CPN_DPDK_MTU=%u anyway (CPN_DPDK_MTU_CLAMP=n)",
                      iface->port_name, info.driver_name, most, iface->mtu);
             port_mtu = most;
-        } else if (iface->mtu > most) {
-            cpn_warn("dpdk: port %s (%s) takes frames up to MTU %u; using "
-                     "that, not CPN_DPDK_MTU=%u", iface->port_name,
-                     info.driver_name, most, iface->mtu);
-            iface->mtu = most;
+        } else if (iface->mtu > carried) {
+            cpn_warn("dpdk: port %s (%s) takes frames up to MTU %u%s%s; "
+                     "using that, not CPN_DPDK_MTU=%u", iface->port_name,
+                     info.driver_name, carried, sz != NULL ? " by its " : "",
+                     sz != NULL ? sz->devarg : "", iface->mtu);
+            iface->mtu = carried;
+        }
+        if (iface->mtu > most) {
+            port_mtu = most;
+        }
+        if (sz != NULL && sz->ifname[0] != '\0') {
+            cpn_dpdk_check_ifmtu(iface, sz->ifname);
         }
     }
+    iface->delay_target_ns =
+        (uint64_t)(iface->cfg.delay_target_ms > 0
+                       ? (unsigned)iface->cfg.delay_target_ms
+                       : (iface->mtu + 8999) / 9000) *
+        1000000ull;
     iface->seg_max = iface->mtu - (uint32_t)(sizeof(struct rte_ipv4_hdr) +
                                              sizeof(struct rte_udp_hdr) +
                                              CPN_DPDK_CPN_HDRS);
     /* Some PMDs (af_packet) want a whole default 2 KiB buffer per frame. */
     room = CPN_MAX(iface->mtu + RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN + 512,
-                   (unsigned)RTE_MBUF_DEFAULT_DATAROOM) +
-           RTE_PKTMBUF_HEADROOM;
+                   (unsigned)RTE_MBUF_DEFAULT_DATAROOM);
+    if (sz != NULL) {
+        /* (af_packet copies framesz - 32 bytes of each slot into an mbuf;
+         * memif's rx fast path wants a buffer per mbuf) */
+        room = CPN_MAX(room, sz->mbuf_room);
+    }
+    if (room + RTE_PKTMBUF_HEADROOM > UINT16_MAX) {
+        cpn_error("dpdk: port %s: frames of %u bytes do not fit an mbuf "
+                  "(at most %u): lower CPN_DPDK_MTU or af_packet's framesz",
+                  iface->port_name, room,
+                  (unsigned)(UINT16_MAX - RTE_PKTMBUF_HEADROOM));
+        return CPN_ERR_CONFIG;
+    }
+    room += RTE_PKTMBUF_HEADROOM;
+    nmbufs = iface->cfg.mbufs;
+    if (nmbufs == 0) {
+        /* 16383, or fewer for big frames: a pool of at most 256 MiB */
+        nmbufs = CPN_MIN(16383u, CPN_MAX(4095u, (256u << 20) / room));
+    }
     snprintf(pname, sizeof(pname), "cpnmp_%u_%d", iface->port, getpid() % 100000);
-    iface->pool = rte_pktmbuf_pool_create(pname, iface->cfg.mbufs, 256, 0,
+    iface->pool = rte_pktmbuf_pool_create(pname, nmbufs, 256, 0,
                                           (uint16_t)room,
                                           (int)rte_socket_id());
     if (iface->pool == NULL) {
         cpn_error("dpdk: port %s: cannot allocate %u mbufs of %u bytes: %s "
                   "(raise CPN_DPDK_MEM or lower CPN_DPDK_MBUFS)",
-                  iface->port_name, iface->cfg.mbufs, room,
+                  iface->port_name, nmbufs, room,
                   rte_strerror(rte_errno));
         return CPN_ERR_NO_MEMORY;
     }
@@ -1497,9 +1680,7 @@ static void cpn_dpdk_on_ack(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
                 ep->win_rtt_ns = 0;
                 ep->win_start_ns = t;
                 ep->delay_high =
-                    standing > ep->min_rtt_ns +
-                                   (uint64_t)iface->cfg.delay_target_ms *
-                                       1000000ull;
+                    standing > ep->min_rtt_ns + iface->delay_target_ns;
                 if (ep->delay_high) {
                     double over = (double)(standing - ep->min_rtt_ns) /
                                   (double)standing;
