@@ -17,8 +17,10 @@
 #   jumbo    veth and af_packet at MTU 64000, af_packet's ring slots sized
 #            by cpn; first a framesz too small for that MTU must be refused
 #            with an error naming the port and framesz
+#   memif9k  memif at MTU 9000, memif's buffers sized by cpn
 #
-# Usage: dpdk_task.sh memif|flags|veth|pcap|jumbo [MiB]  (CPN_CLI: cpn binary)
+# Usage: dpdk_task.sh memif|flags|veth|pcap|jumbo|memif9k [MiB]
+#   (CPN_CLI: the cpn binary)
 # Exit 0 delivered and equal; 1 failed; 77 skipped (say why).
 set -euo pipefail
 
@@ -70,7 +72,12 @@ export CPN_DPDK_HUGE=${CPN_DPDK_HUGE:-n} CPN_DPDK_MEM=${CPN_DPDK_MEM:-256M}
 export CPN_DPDK_MBUFS=${CPN_DPDK_MBUFS:-8191} CPN_LOG_LEVEL=${CPN_LOG_LEVEL:-warn}
 
 case "$mode" in
-memif)
+memif|memif9k)
+    if [ "$mode" = memif9k ]; then
+        mtu=9000
+        export CPN_DPDK_MTU=$mtu
+        port=net_memif0
+    fi
     sock="$dir/memif.sock"
     run_s=(env "CPN_DPDK_VDEVS=net_memif0,role=server,socket=$sock,socket-abstract=no"
            "CPN_DPDK_PORTS=net_memif0@10.78.0.2" "CPN_DPDK_FILE_PREFIX=${tag}s")
@@ -133,7 +140,7 @@ veth|pcap|jumbo)
            "CPN_DPDK_PORTS=$port@10.79.0.1" "CPN_DPDK_FILE_PREFIX=${tag}c")
     ;;
 *)
-    say "usage: dpdk_task.sh memif|flags|veth|pcap|jumbo [MiB]"
+    say "usage: dpdk_task.sh memif|flags|veth|pcap|jumbo|memif9k [MiB]"
     exit 2
     ;;
 esac
@@ -238,14 +245,16 @@ if [ "$mode" = flags ] && ! grep -q "net_memif0 mtu 1500" "$dir/receipt.json"; t
     cat "$dir/receipt.json" >&2
     exit 1
 fi
-if [ "$mode" = jumbo ] && ! grep -q "$port mtu $mtu" "$dir/receipt.json"; then
+if { [ "$mode" = jumbo ] || [ "$mode" = memif9k ]; } &&
+   ! grep -q "$port mtu $mtu" "$dir/receipt.json"; then
     say "FAIL: the receipt does not show MTU $mtu on $port:"
     cat "$dir/receipt.json" >&2
     exit 1
 fi
 # (chunks over DPDK are capped at CPN_DPDK_CHUNK_MAX, 256K: 4 per MiB; the
 # two small files ride in the offer)
-if [ "$mode" = memif ] && [ -z "${CPN_DPDK_CHUNK_MAX:-}" ] &&
+if { [ "$mode" = memif ] || [ "$mode" = memif9k ]; } &&
+   [ -z "${CPN_DPDK_CHUNK_MAX:-}" ] &&
    ! grep -q "\"chunks\": *$((mib * 4))," "$dir/receipt.json"; then
     say "FAIL: want $((mib * 4)) chunks of 256 KiB in the receipt:"
     cat "$dir/receipt.json" >&2

@@ -537,9 +537,8 @@ static unsigned long cpn_dpdk_devarg_ul(const char *spec, const char *key)
 }
 
 /* Write into OUT the --vdev argument for SPEC. When MTU is above 1500, an
- * af_packet vdev without framesz gets ring slots sized for it (its framecnt
- * must then be a multiple of 8, as the default 512 is) and a memif vdev
- * without bsize buffers that hold a whole frame (the peer's memif must
+ * af_packet vdev without framesz gets ring slots sized for it and a memif
+ * vdev without bsize buffers that hold a whole frame (the peer's memif must
  * have the same). What each such vdev carries is remembered for
  * cpn_dpdk_port_start. */
 static void cpn_dpdk_vdev_arg(const char *spec, unsigned mtu, char *out,
@@ -565,12 +564,18 @@ static void cpn_dpdk_vdev_arg(const char *spec, unsigned mtu, char *out,
         v->devarg = "framesz";
         size = cpn_dpdk_devarg_ul(spec, v->devarg);
         if (size == 0 && mtu > 1500) {
-            /* The PMD finds slot i at i * framesz: blocks must hold a whole
-             * number of slots. Eight per block keeps slots multiples of
-             * 512. */
-            size = RTE_ALIGN_CEIL(mtu + eth + lead, 512);
+            /* The PMD finds slot i at i * framesz: a block (a page multiple)
+             * holds a whole number k of slots, and framecnt is a multiple
+             * of k. k = 8 (slots of 512-byte multiples) unless framecnt
+             * says less. */
+            unsigned long cnt = cpn_dpdk_devarg_ul(spec, "framecnt"), k = 8;
+
+            while (cnt != 0 && cnt % k != 0) {
+                k /= 2;
+            }
+            size = RTE_ALIGN_CEIL(mtu + eth + lead, 4096 / k);
             snprintf(out, len, "%s,framesz=%lu,blocksz=%lu", spec, size,
-                     8 * size);
+                     k * size);
         } else if (size == 0) {
             size = 2048; /* the PMD's default */
         }
