@@ -71,6 +71,8 @@ cpn_status_t cpn__pool_open(cpn_site_t *site)
                   site->name, len, cpn_status_str(st));
         goto err;
     }
+    /* Every chunk landing in a slot is hashed and checked before use. */
+    site->pool_mem->flags |= CPN_TP_MEM_VERIFIED;
     site->pool_rkey_len = sizeof(site->pool_rkey);
     st = site->ops->key_pack(site->pool_mem, site->pool_rkey,
                              &site->pool_rkey_len);
@@ -1095,6 +1097,9 @@ static void on_offer(cpn_peer_t *peer, const void *buf, size_t len)
         if (o->sink == NULL || o->inlined) {
             continue;
         }
+        /* (a sink is only handed to its owner once every chunk in it
+         * verified; chunks that did not are put again) */
+        o->sink_mem->tp->flags |= CPN_TP_MEM_VERIFIED;
         st = site->ops->key_pack(o->sink_mem->tp,
                                  keys + (size_t)nsinks * CPN_TP_RKEY_MAX,
                                  &klen);

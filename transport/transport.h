@@ -73,7 +73,19 @@ struct cpn_tp_mem {
     cpn_tp_iface_t *iface;
     void *addr;
     size_t len;
+    unsigned flags;           /**< CPN_TP_MEM_*; 0 from mem_reg/mem_alloc */
 };
+
+/**
+ * cpn_tp_mem.flags: every byte put into this region is checked above the
+ * transport before anything uses it (the runtime's hash per chunk, with the
+ * chunk asked for again on a mismatch), so a backend may leave a put's
+ * payload bytes to that check and check only its own headers (where it
+ * checks payloads in software, as DPDK does). Set by the owner before
+ * key_pack; a backend that honours it says so in the packed key, and its
+ * receiving side refuses payload-unchecked frames into other regions.
+ */
+#define CPN_TP_MEM_VERIFIED (1u << 0)
 
 /** Base of an unpacked remote key, bound to one endpoint. */
 struct cpn_tp_rkey {

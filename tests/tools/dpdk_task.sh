@@ -18,8 +18,12 @@
 #            by cpn; first a framesz too small for that MTU must be refused
 #            with an error naming the port and framesz
 #   memif9k  memif at MTU 9000, memif's buffers sized by cpn
+#   corrupt  memif, the receiver flipping a byte of 0.05% of the frames it
+#            gets (CPN_DPDK_FAULT_CORRUPT): frames into the staging slots
+#            leave their payload to the runtime's chunk hash, so corrupt
+#            chunks must be caught there and sent again
 #
-# Usage: dpdk_task.sh memif|flags|veth|pcap|jumbo|memif9k [MiB]
+# Usage: dpdk_task.sh memif|flags|veth|pcap|jumbo|memif9k|corrupt [MiB]
 #   (CPN_CLI: the cpn binary)
 # Exit 0 delivered and equal; 1 failed; 77 skipped (say why).
 set -euo pipefail
@@ -72,7 +76,7 @@ export CPN_DPDK_HUGE=${CPN_DPDK_HUGE:-n} CPN_DPDK_MEM=${CPN_DPDK_MEM:-256M}
 export CPN_DPDK_MBUFS=${CPN_DPDK_MBUFS:-8191} CPN_LOG_LEVEL=${CPN_LOG_LEVEL:-warn}
 
 case "$mode" in
-memif|memif9k)
+memif|memif9k|corrupt)
     if [ "$mode" = memif9k ]; then
         mtu=9000
         export CPN_DPDK_MTU=$mtu
@@ -81,6 +85,8 @@ memif|memif9k)
     sock="$dir/memif.sock"
     run_s=(env "CPN_DPDK_VDEVS=net_memif0,role=server,socket=$sock,socket-abstract=no"
            "CPN_DPDK_PORTS=net_memif0@10.78.0.2" "CPN_DPDK_FILE_PREFIX=${tag}s")
+    [ "$mode" = corrupt ] &&
+        run_s+=(CPN_DPDK_FAULT_CORRUPT=0.0005 CPN_DPDK_FAULT_SEED=5 CPN_LOG_LEVEL=info)
     run_c=(env "CPN_DPDK_VDEVS=net_memif0,role=client,socket=$sock,socket-abstract=no"
            "CPN_DPDK_PORTS=net_memif0@10.78.0.1" "CPN_DPDK_FILE_PREFIX=${tag}c")
     ;;
@@ -140,7 +146,7 @@ veth|pcap|jumbo)
            "CPN_DPDK_PORTS=$port@10.79.0.1" "CPN_DPDK_FILE_PREFIX=${tag}c")
     ;;
 *)
-    say "usage: dpdk_task.sh memif|flags|veth|pcap|jumbo|memif9k [MiB]"
+    say "usage: dpdk_task.sh memif|flags|veth|pcap|jumbo|memif9k|corrupt [MiB]"
     exit 2
     ;;
 esac
@@ -250,6 +256,16 @@ if { [ "$mode" = jumbo ] || [ "$mode" = memif9k ]; } &&
     say "FAIL: the receipt does not show MTU $mtu on $port:"
     cat "$dir/receipt.json" >&2
     exit 1
+fi
+if [ "$mode" = corrupt ]; then
+    chunks=$(grep -o '"chunks": *[0-9]*' "$dir/receipt.json" | grep -o '[0-9]*$')
+    bad=$(grep -o 'dropped: [0-9]* checksum' "$dir/serve.log" | grep -o '[0-9]*' | tail -1)
+    say "corrupt: $chunks chunks for $((mib * 4)), $bad frames dropped on their checksum"
+    if [ "${chunks:-0}" -le $((mib * 4)) ]; then
+        say "FAIL: no chunk was sent again: the corrupt payloads went unseen"
+        cat "$dir/receipt.json" "$dir/serve.log" >&2
+        exit 1
+    fi
 fi
 # (chunks over DPDK are capped at CPN_DPDK_CHUNK_MAX, 256K: 4 per MiB; the
 # two small files ride in the offer)

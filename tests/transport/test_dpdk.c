@@ -508,6 +508,14 @@ static void reseal(cpn_dpdk_hdr_t *h)
     h->csum = (uint32_t)cpn_hash64(h, sizeof(*h) + h->len);
 }
 
+/* Seal as a frame whose payload is left to the region's owner. */
+static void reseal_hdr(cpn_dpdk_hdr_t *h)
+{
+    h->flags |= CPN_DPDK_F_HDR_CSUM;
+    h->csum = 0;
+    h->csum = (uint32_t)cpn_hash64(h, sizeof(*h) + sizeof(cpn_dpdk_seg_t));
+}
+
 /* Forge variants of A's first put frame, ahead of the real one. */
 static int forge_hook(struct rte_mbuf *m)
 {
@@ -519,7 +527,7 @@ static int forge_hook(struct rte_mbuf *m)
         return 1;
     }
     forged = 1;
-    for (int v = 0; v < 9; v++) {
+    for (int v = 0; v < 10; v++) {
         struct rte_mbuf *c = rte_pktmbuf_copy(m, forge_pool, 0, UINT32_MAX);
         cpn_dpdk_hdr_t *ch;
         cpn_dpdk_seg_t *cs;
@@ -544,6 +552,8 @@ static int forge_hook(struct rte_mbuf *m)
         case 7: ip->total_length = rte_cpu_to_be_16(
                     (uint16_t)(rte_be_to_cpu_16(ip->total_length) + 400));
                 break;                                           /* IP len */
+        case 8: reseal_hdr(ch); break; /* payload unchecked, region is not
+                                          checked by its owner either */
         default: ((uint8_t *)(cs + 1))[3] ^= 0x40; break;        /* csum */
         }
         if (rte_ring_enqueue(brx, c) != 0) {
@@ -576,7 +586,7 @@ Test(dpdk, malformed_dropped, .init = connect_pair, .fini = teardown,
     cr_assert(forged);
     cr_expect_eq(b.bad_key - b0.bad_key, 1);
     cr_expect_eq(b.bad_range - b0.bad_range, 3);
-    cr_expect_eq(b.malformed - b0.malformed, 4);
+    cr_expect_eq(b.malformed - b0.malformed, 5);
     cr_expect_eq(b.bad_csum - b0.bad_csum, 1);
     for (size_t i = 0; i < guard_len; i++) {
         cr_assert_eq(guard_region[i], 0x5A, "guard byte %zu written", i);
@@ -585,6 +595,94 @@ Test(dpdk, malformed_dropped, .init = connect_pair, .fini = teardown,
     check_send(5000, 10);
     ops->mem_dereg(gmem);
     free(guard_region);
+}
+
+/* ---- regions whose owner checks what lands ------------------------------- */
+
+static unsigned flipped;
+
+/* Flip one payload byte of the first put frame, after its sender sealed it. */
+static int flip_hook(struct rte_mbuf *m)
+{
+    cpn_dpdk_hdr_t *h = rte_pktmbuf_mtod_offset(m, cpn_dpdk_hdr_t *, HDRS);
+    cpn_dpdk_seg_t *seg = (cpn_dpdk_seg_t *)(h + 1);
+
+    if (flipped || m->data_len < HDRS + sizeof(*h) + sizeof(*seg) + 16 ||
+        h->type != CPN_DPDK_T_DATA || seg->op != CPN_DPDK_OP_PUT) {
+        return 1;
+    }
+    flipped = 1;
+    ((uint8_t *)(seg + 1))[5] ^= 0x40;
+    return 1;
+}
+
+/* A 100,000-byte put into a region marked CPN_TP_MEM_VERIFIED, one payload
+ * byte flipped on the way; @return the bytes that differ at B. */
+static size_t put_flipped(cpn_dpdk_stats_t *b0, cpn_dpdk_stats_t *b)
+{
+    const size_t len = 100000;
+    uint8_t *src = malloc(len), *region = malloc(len);
+    cpn_tp_mem_t *mem;
+    cpn_tp_rkey_t *rkey;
+    uint8_t key[CPN_TP_RKEY_MAX];
+    size_t klen = sizeof(key), differ = 0;
+    cpn_status_t done = CPN_INPROGRESS;
+    unsigned want = sb.nnotify + 1;
+
+    fill(src, len, 31);
+    memset(region, 0, len);
+    cr_assert_eq(ops->mem_reg(sb.iface, region, len, &mem), CPN_OK);
+    mem->flags |= CPN_TP_MEM_VERIFIED;
+    cr_assert_eq(ops->key_pack(mem, key, &klen), CPN_OK);
+    cr_assert_eq(ops->key_unpack(sa.ep, key, klen, &rkey), CPN_OK);
+    cpn__dpdk_stats(sb.iface, b0);
+    flipped = 0;
+    tap_hook = flip_hook;
+    cr_assert_eq(ops->put(sa.ep, src, len, NULL, (uint64_t)(uintptr_t)region,
+                          rkey, "n", 1, comp_cb, &done),
+                 CPN_INPROGRESS);
+    cr_assert(run_until(&sb.nnotify, want, 60000), "put: no notify");
+    while (done == CPN_INPROGRESS) {
+        step();
+    }
+    tap_hook = NULL;
+    cr_assert_eq(done, CPN_OK);
+    cr_assert(flipped);
+    cpn__dpdk_stats(sb.iface, b);
+    for (size_t i = 0; i < len; i++) {
+        differ += region[i] != src[i];
+    }
+    ops->key_release(rkey);
+    ops->mem_dereg(mem);
+    free(region);
+    free(src);
+    return differ;
+}
+
+/* Into a region its owner checks (a task's staging slots and sinks), a
+ * put's payload is left to that check: the flipped byte lands, for the
+ * owner's hash to catch; the headers are still checked (malformed_dropped
+ * forges a payload-unchecked frame into a region nobody checks). */
+Test(dpdk, verified_region_payload_left_to_owner, .init = connect_pair,
+     .fini = teardown, .timeout = 60)
+{
+    cpn_dpdk_stats_t b0, b;
+
+    cr_expect_eq(put_flipped(&b0, &b), 1);
+    cr_expect_eq(b.bad_csum, b0.bad_csum);
+}
+
+/* With CPN_DPDK_CSUM_ALL=y every payload is checked: the flipped frame is
+ * dropped and sent again. */
+Test(dpdk, csum_all_checks_every_payload, .fini = teardown, .timeout = 60)
+{
+    cpn_dpdk_stats_t b0, b;
+
+    setenv("CPN_DPDK_CSUM_ALL", "y", 1);
+    connect_pair();
+    unsetenv("CPN_DPDK_CSUM_ALL");
+    cr_expect_eq(put_flipped(&b0, &b), 0);
+    cr_expect_eq(b.bad_csum - b0.bad_csum, 1);
 }
 
 /* ---- a peer that vanishes ------------------------------------------------- */

@@ -157,6 +157,7 @@ typedef struct cpn_dpdk_config {
     const char *fault_reorder;
     const char *fault_dup;
     const char *fault_corrupt;
+    int csum_all;
 } cpn_dpdk_config_t;
 
 static const cpn_config_field_t cpn_dpdk_config_field[] = {
@@ -256,6 +257,12 @@ static const cpn_config_field_t cpn_dpdk_config_field[] = {
                      "port: over memif 1M chunks gave a third of 256K's "
                      "goodput",
                      CPN_CFG_SIZE, cpn_dpdk_config_t, chunk_max),
+    CPN_CONFIG_FIELD("CSUM_ALL", "n",
+                     "y: checksum every frame's payload; n: not the payload "
+                     "of puts into a region whose owner checks what lands "
+                     "there itself (a task's staging slots and sinks, "
+                     "hashed per chunk and put again on a mismatch)",
+                     CPN_CFG_BOOL, cpn_dpdk_config_t, csum_all),
     CPN_CONFIG_FIELD("NEIGH", "",
                      "static neighbours, ';'-separated IP=MAC; others by ARP",
                      CPN_CFG_STRING, cpn_dpdk_config_t, neigh),
@@ -296,6 +303,7 @@ typedef struct cpn_dpdk_mem {
 typedef struct cpn_dpdk_rkey {
     cpn_tp_rkey_t super;
     uint32_t id;
+    uint32_t flags;          /* CPN_DPDK_KEY_F_* */
     uint64_t addr, len;
 } cpn_dpdk_rkey_t;
 
@@ -306,6 +314,7 @@ typedef struct cpn_dpdk_op {
     uint8_t kind;            /* CPN_DPDK_OP_SEND or _PUT */
     uint8_t notify_sent;     /* PUT: the notify segment is numbered */
     uint8_t segmented;       /* every segment numbered */
+    uint8_t hdr_csum;        /* PUT: payload left to the region's owner */
     const uint8_t *buf;
     size_t len;
     size_t cursor;           /* bytes numbered so far */
@@ -1277,13 +1286,25 @@ static uint8_t *cpn_dpdk_frame(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
     return (uint8_t *)(h + 1);
 }
 
+/* Bytes of a frame from its cpn header that csum covers: all of them, or
+ * with CPN_DPDK_F_HDR_CSUM the headers only (at most h->len after it). */
+static inline uint32_t cpn_dpdk_csum_len(const cpn_dpdk_hdr_t *h)
+{
+    uint32_t after = h->len;
+
+    if (h->flags & CPN_DPDK_F_HDR_CSUM) {
+        after = CPN_MIN(after, (uint32_t)sizeof(cpn_dpdk_seg_t));
+    }
+    return (uint32_t)sizeof(*h) + after;
+}
+
 static void cpn_dpdk_seal(struct rte_mbuf *m)
 {
     cpn_dpdk_hdr_t *h = rte_pktmbuf_mtod_offset(m, cpn_dpdk_hdr_t *,
                                                 CPN_DPDK_FRAME_HDRS);
 
     h->csum = 0;
-    h->csum = (uint32_t)cpn_hash64(h, sizeof(*h) + h->len);
+    h->csum = (uint32_t)cpn_hash64(h, cpn_dpdk_csum_len(h));
 }
 
 static void cpn_dpdk_send_ctrl(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
@@ -1512,6 +1533,9 @@ static void cpn_dpdk_tx_slot(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
         seg->key = op->key;
         seg->off = op->raddr + s->off;
         rte_memcpy(seg + 1, op->buf + s->off, s->len);
+        if (op->hdr_csum) {
+            ((cpn_dpdk_hdr_t *)p - 1)->flags |= CPN_DPDK_F_HDR_CSUM;
+        }
     } else {
         seg->total = op->notify_len;
         memcpy(seg + 1, op->notify, op->notify_len);
@@ -2008,7 +2032,7 @@ static const cpn_dpdk_hdr_t *cpn_dpdk_hdr_of(struct rte_mbuf *m)
  * fail are counted and dropped unacked, so a forged frame cannot use up the
  * sequence number of the real one. */
 static int cpn_dpdk_seg_ok(cpn_dpdk_iface_t *iface, const cpn_dpdk_seg_t *seg,
-                           uint32_t len)
+                           uint32_t len, int hdr_csum)
 {
     switch (seg->op) {
     case CPN_DPDK_OP_SEND:
@@ -2024,6 +2048,10 @@ static int cpn_dpdk_seg_ok(cpn_dpdk_iface_t *iface, const cpn_dpdk_seg_t *seg,
 
         if (mem == NULL) {
             iface->st.bad_key++;
+            return 0;
+        }
+        if (hdr_csum && !(mem->super.flags & CPN_TP_MEM_VERIFIED)) {
+            iface->st.malformed++; /* its payload would go unchecked */
             return 0;
         }
         base = (uint64_t)(uintptr_t)mem->super.addr;
@@ -2232,9 +2260,14 @@ static void cpn_dpdk_rx_one(cpn_dpdk_iface_t *iface, struct rte_mbuf *m,
     if (h->len != udplen - sizeof(*udp) - sizeof(*h)) {
         { bad_line = __LINE__; goto malformed; }
     }
+    if ((h->flags & CPN_DPDK_F_HDR_CSUM) &&
+        (h->type != CPN_DPDK_T_DATA || h->len < sizeof(cpn_dpdk_seg_t) ||
+         ((const cpn_dpdk_seg_t *)(h + 1))->op != CPN_DPDK_OP_PUT)) {
+        { bad_line = __LINE__; goto malformed; }
+    }
     csum = h->csum;
     h->csum = 0;
-    if ((uint32_t)cpn_hash64(h, sizeof(*h) + h->len) != csum) {
+    if ((uint32_t)cpn_hash64(h, cpn_dpdk_csum_len(h)) != csum) {
         iface->st.bad_csum++;
         goto drop;
     }
@@ -2295,7 +2328,8 @@ static void cpn_dpdk_rx_one(cpn_dpdk_iface_t *iface, struct rte_mbuf *m,
             { bad_line = __LINE__; goto malformed; }
         }
         if (!cpn_dpdk_seg_ok(iface, (const cpn_dpdk_seg_t *)(h + 1),
-                             h->len - need)) {
+                             h->len - need,
+                             (h->flags & CPN_DPDK_F_HDR_CSUM) != 0)) {
             goto drop;
         }
         cpn_dpdk_on_ack(iface, ep, h, now);
@@ -2793,6 +2827,8 @@ static cpn_status_t cpn_dpdk_key_pack(cpn_tp_mem_t *tmem, void *buf,
         .id = mem->id,
         .addr = (uint64_t)(uintptr_t)tmem->addr,
         .len = tmem->len,
+        .flags = (tmem->flags & CPN_TP_MEM_VERIFIED) ? CPN_DPDK_KEY_F_VERIFIED
+                                                     : 0,
     };
 
     if (*len_p < sizeof(k)) {
@@ -2822,6 +2858,7 @@ static cpn_status_t cpn_dpdk_key_unpack(cpn_tp_ep_t *tep, const void *buf,
     }
     rkey->super.ep = tep;
     rkey->id = k.id;
+    rkey->flags = k.flags;
     rkey->addr = k.addr;
     rkey->len = k.len;
     *rkey_p = &rkey->super;
@@ -2906,6 +2943,8 @@ static cpn_status_t cpn_dpdk_put(cpn_tp_ep_t *tep, const void *buf,
         return CPN_ERR_NO_MEMORY;
     }
     op->kind = CPN_DPDK_OP_PUT;
+    op->hdr_csum = (rkey->flags & CPN_DPDK_KEY_F_VERIFIED) != 0 &&
+                   !cpn_dpdk_iface_of(tep->iface)->cfg.csum_all;
     op->buf = buf;
     op->len = len;
     op->key = rkey->id;

@@ -22,7 +22,7 @@
 #endif
 
 #define CPN_DPDK_MAGIC   0xC9D1u
-#define CPN_DPDK_VERSION 1u
+#define CPN_DPDK_VERSION 2u
 /** Frames covered by a selective ack beyond the cumulative one. */
 #define CPN_DPDK_SACK_BITS 256
 
@@ -42,6 +42,10 @@ enum cpn_dpdk_segop {
 
 /** Flag: please answer with an ACK now (keepalive). */
 #define CPN_DPDK_F_ACK_REQ 0x1
+/** Flag: csum covers the header and the segment header, not the payload:
+ *  a PUT into a region its owner checks itself (CPN_TP_MEM_VERIFIED, told
+ *  in the key); any other frame with it is dropped as malformed. */
+#define CPN_DPDK_F_HDR_CSUM 0x2
 /** flags bits 8-31: microseconds the sender of this frame held the ack it
  *  carries, from reading the DATA frame ts_echo names to stamping this one
  *  (its own processing: landing a chunk, being descheduled), so the peer's
@@ -74,13 +78,18 @@ typedef struct __attribute__((packed)) cpn_dpdk_seg {
     uint64_t off;        /* SEND: offset in the message; PUT: address */
 } cpn_dpdk_seg_t;
 
-/** A packed remote key: the region's id at its owner and its bounds. */
+/** A packed remote key: the region's id at its owner, its bounds, and
+ *  CPN_DPDK_KEY_F_* flags. */
 typedef struct __attribute__((packed)) cpn_dpdk_key {
     uint32_t magic;
     uint32_t id;
     uint64_t addr;
     uint64_t len;
+    uint32_t flags;
 } cpn_dpdk_key_t;
+/** Key flag: the owner checks what lands there (puts may send
+ *  CPN_DPDK_F_HDR_CSUM frames). */
+#define CPN_DPDK_KEY_F_VERIFIED 0x1
 #define CPN_DPDK_KEY_MAGIC 0x4b445043u
 
 /** Counters of one interface (all since open). */
