@@ -113,7 +113,8 @@ cpn_put_memif() {
 cpn_task_memif() {
     local sock=$dir/ct$1.sock
     rm -f "$sock" ; rm -rf "$dir/land"
-    [ -f "$dir/src/big.bin" ] || { mkdir -p "$dir/src"; head -c $((task_mib << 20)) /dev/urandom > "$dir/src/big.bin"; }
+    # (synced: writeback of a fresh file would compete with the first run)
+    [ -f "$dir/src/big.bin" ] || { mkdir -p "$dir/src"; head -c $((task_mib << 20)) /dev/urandom > "$dir/src/big.bin"; sync; }
     exec 9>"$dir/ready$1"
     CPN_DPDK_VDEVS="net_memif0,role=server,socket=$sock,socket-abstract=no" \
     CPN_DPDK_PORTS="net_memif0@10.78.2.2" CPN_DPDK_FILE_PREFIX=${tag}ts \
