@@ -600,8 +600,10 @@ Test(dpdk, malformed_dropped, .init = connect_pair, .fini = teardown,
 /* ---- regions whose owner checks what lands ------------------------------- */
 
 static unsigned flipped;
+static int flip_header; /* flip a header byte instead of a payload byte */
 
-/* Flip one payload byte of the first put frame, after its sender sealed it. */
+/* Flip one payload (or header) byte of the first put frame, after its
+ * sender sealed it. */
 static int flip_hook(struct rte_mbuf *m)
 {
     cpn_dpdk_hdr_t *h = rte_pktmbuf_mtod_offset(m, cpn_dpdk_hdr_t *, HDRS);
@@ -612,7 +614,11 @@ static int flip_hook(struct rte_mbuf *m)
         return 1;
     }
     flipped = 1;
-    ((uint8_t *)(seg + 1))[5] ^= 0x40;
+    if (flip_header) {
+        h->ts ^= 0x40;
+    } else {
+        ((uint8_t *)(seg + 1))[5] ^= 0x40;
+    }
     return 1;
 }
 
@@ -681,6 +687,22 @@ Test(dpdk, csum_all_checks_every_payload, .fini = teardown, .timeout = 60)
     setenv("CPN_DPDK_CSUM_ALL", "y", 1);
     connect_pair();
     unsetenv("CPN_DPDK_CSUM_ALL");
+    cr_expect_eq(put_flipped(&b0, &b), 0);
+    cr_expect_eq(b.bad_csum - b0.bad_csum, 1);
+}
+
+/* A receiver that drops a corrupt frame asks its peer to checksum every
+ * payload from then on: after a put whose header was hit, a flipped
+ * payload byte is caught even in a region its owner checks. */
+Test(dpdk, corrupt_header_turns_payload_checks_on, .init = connect_pair,
+     .fini = teardown, .timeout = 60)
+{
+    cpn_dpdk_stats_t b0, b;
+
+    flip_header = 1;
+    cr_expect_eq(put_flipped(&b0, &b), 0);
+    flip_header = 0;
+    cr_expect_eq(b.bad_csum - b0.bad_csum, 1);
     cr_expect_eq(put_flipped(&b0, &b), 0);
     cr_expect_eq(b.bad_csum - b0.bad_csum, 1);
 }

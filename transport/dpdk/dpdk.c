@@ -359,6 +359,7 @@ struct cpn_dpdk_ep {
     struct rte_ether_addr peer_mac;
     uint64_t syn_ns, last_syn_ns, last_rx_ns, last_ka_ns;
     /* sender */
+    int csum_all;            /* the peer saw corrupt frames: check payloads */
     cpn_dpdk_op_t *op_head, *op_tail, *op_cur;
     cpn_dpdk_slot_t *slot;   /* [window] */
     uint32_t snd_una, snd_nxt, high_sack;
@@ -1241,6 +1242,9 @@ static void cpn_dpdk_fill_ack(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
             }
         }
     }
+    if (iface->st.bad_csum > 0) {
+        h->flags |= CPN_DPDK_F_CSUM_ALL;
+    }
     h->ts_echo = ep->ts_echo;
     if (ep->ts_echo != 0) {
         uint64_t held = age(h->ts, ep->ts_echo_at) / 1000;
@@ -1533,7 +1537,7 @@ static void cpn_dpdk_tx_slot(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
         seg->key = op->key;
         seg->off = op->raddr + s->off;
         rte_memcpy(seg + 1, op->buf + s->off, s->len);
-        if (op->hdr_csum) {
+        if (op->hdr_csum && !ep->csum_all) {
             ((cpn_dpdk_hdr_t *)p - 1)->flags |= CPN_DPDK_F_HDR_CSUM;
         }
     } else {
@@ -2314,6 +2318,12 @@ static void cpn_dpdk_rx_one(cpn_dpdk_iface_t *iface, struct rte_mbuf *m,
         { bad_line = __LINE__; goto malformed; }
     }
     ep->last_rx_ns = now;
+    if ((h->flags & CPN_DPDK_F_CSUM_ALL) && !ep->csum_all) {
+        ep->csum_all = 1;
+        cpn_warn("dpdk: site %s: peer %s drops corrupt frames; checksumming "
+                 "every payload to it from now on", iface->site,
+                 ep->super.peer_addr);
+    }
     switch (h->type) {
     case CPN_DPDK_T_SYNACK:
         break;
