@@ -52,6 +52,11 @@ TESTS = [
      "fuzz corpus and regressions"),
     ("tests/test_runtime_load", None, "tests/runtime/test_load.c",
      "load"),
+    ("tests/test_transport_dpdk",
+     "dpdk/@(malformed_dropped|verified_region*|csum_all*|corrupt_header*)",
+     "tests/transport/test_dpdk.c", "DPDK frames: forged and corrupt"),
+    ("tests/test_transport_dpdk", "dpdk/@(late_peer*|peer_vanishes)",
+     "tests/transport/test_dpdk.c", "DPDK: late and vanished peers"),
 ]
 
 # Shell tests: (script, arguments, area); the fault is the script's header

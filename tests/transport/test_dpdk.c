@@ -563,6 +563,11 @@ static int forge_hook(struct rte_mbuf *m)
     return 1;
 }
 
+/* Forged put frames ahead of the real one (an unknown key, offsets past,
+ * before and wrapping around the region, an unknown type and segment op, a
+ * wrong length, a wrong IP length, a bad checksum, and a header-only
+ * checksum into a region its owner does not check): each dropped and
+ * counted, no byte of a guard region written, the connection still up. */
 Test(dpdk, malformed_dropped, .init = connect_pair, .fini = teardown,
      .timeout = 120)
 {
@@ -709,6 +714,10 @@ Test(dpdk, corrupt_header_turns_payload_checks_on, .init = connect_pair,
 
 /* ---- a peer that vanishes ------------------------------------------------- */
 
+/* The receiver stops answering in the middle of a 64 MiB put (killed, cable
+ * pulled): the sender's put and endpoint fail with CPN_ERR_CONN_RESET,
+ * naming the peer, within CPN_DPDK_PEER_TIMEOUT (1 s) plus slack; never a
+ * hang. */
 Test(dpdk, peer_vanishes, .timeout = 60)
 {
     cpn_status_t done = CPN_INPROGRESS;
