@@ -191,13 +191,15 @@ static const cpn_config_field_t cpn_dpdk_config_field[] = {
                      "more EAL arguments, space-separated",
                      CPN_CFG_STRING, cpn_dpdk_config_t, eal_extra),
     CPN_CONFIG_FIELD("MTU", "1500",
-                     "IP MTU of the port (jumbo: 9000); frames are 14 more",
+                     "IP MTU of the port (jumbo: 9000, up to 64877); frames "
+                     "are 14 more",
                      CPN_CFG_UINT, cpn_dpdk_config_t, mtu),
     CPN_CONFIG_FIELD("MTU_CLAMP", "y",
                      "n: use CPN_DPDK_MTU even above the largest frame the "
-                     "PMD reports (DPDK 22.11's af_packet says 1518 B but "
-                     "carries what its framesz devarg holds; the veth/NIC "
-                     "MTU must match)",
+                     "PMD reports, and refuse an af_packet framesz or memif "
+                     "bsize too small for it (y: use what they carry); "
+                     "af_packet and memif need neither: cpn sizes their "
+                     "slots for the MTU when their vdev does not",
                      CPN_CFG_BOOL, cpn_dpdk_config_t, mtu_clamp),
     CPN_CONFIG_FIELD("RXD", "1024", "rx descriptors", CPN_CFG_UINT,
                      cpn_dpdk_config_t, rxd),
@@ -205,7 +207,7 @@ static const cpn_config_field_t cpn_dpdk_config_field[] = {
                      cpn_dpdk_config_t, txd),
     CPN_CONFIG_FIELD("MBUFS", "0",
                      "mbufs in the port's pool (0: 16383, fewer for frames "
-                     "above 16 KiB, so the pool stays under 256 MiB)",
+                     "above 16 KiB: about 256 MiB of them, at least 4095)",
                      CPN_CFG_UINT, cpn_dpdk_config_t, mbufs),
     CPN_CONFIG_FIELD("RING_SIZE", "4096",
                      "entries of each rte_ring a ring:RX:TX port is made of "
@@ -261,7 +263,8 @@ static const cpn_config_field_t cpn_dpdk_config_field[] = {
                      "y: checksum every frame's payload; n: not the payload "
                      "of puts into a region whose owner checks what lands "
                      "there itself (a task's staging slots and sinks, "
-                     "hashed per chunk and put again on a mismatch)",
+                     "hashed per chunk and put again on a mismatch), until "
+                     "that site drops a corrupt frame",
                      CPN_CFG_BOOL, cpn_dpdk_config_t, csum_all),
     CPN_CONFIG_FIELD("NEIGH", "",
                      "static neighbours, ';'-separated IP=MAC; others by ARP",
