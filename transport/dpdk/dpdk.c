@@ -37,9 +37,9 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <net/if.h>
-#include <inttypes.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +57,7 @@
 #include <rte_eth_ring.h>
 #include <rte_ether.h>
 #include <rte_ip.h>
+#include <rte_kvargs.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
@@ -536,17 +537,13 @@ typedef struct cpn_dpdk_sized {
 static cpn_dpdk_sized_t cpn_dpdk_sized[CPN_DPDK_SIZED_MAX];
 static unsigned cpn_dpdk_nsized;
 
-/* Read the unsigned devarg KEY= of a vdev SPEC ("name,k=v,..."); 0 if absent. */
-static unsigned long cpn_dpdk_devarg_ul(const char *spec, const char *key)
+/* The unsigned devarg @p key of @p kv (NULL: none); 0 if absent. */
+static unsigned long cpn_dpdk_devarg_ul(const struct rte_kvargs *kv,
+                                        const char *key)
 {
-    size_t n = strlen(key);
+    const char *v = kv != NULL ? rte_kvargs_get(kv, key) : NULL;
 
-    for (const char *p = strchr(spec, ','); p != NULL; p = strchr(p + 1, ',')) {
-        if (strncmp(p + 1, key, n) == 0 && p[1 + n] == '=') {
-            return strtoul(p + 2 + n, NULL, 0);
-        }
-    }
-    return 0;
+    return v != NULL ? strtoul(v, NULL, 0) : 0;
 }
 
 /* Write into OUT the --vdev argument for SPEC. When MTU is above 1500, an
@@ -561,10 +558,14 @@ static void cpn_dpdk_vdev_arg(const char *spec, unsigned mtu, char *out,
     cpn_dpdk_sized_t *v = &cpn_dpdk_sized[cpn_dpdk_nsized];
     unsigned long size;
     size_t nlen = strcspn(spec, ",");
+    struct rte_kvargs *kv = NULL;
 
     snprintf(out, len, "%s", spec);
     if (cpn_dpdk_nsized == CPN_DPDK_SIZED_MAX) {
         return;
+    }
+    if (spec[nlen] == ',') {
+        kv = rte_kvargs_parse(spec + nlen + 1, NULL); /* NULL: EAL says why */
     }
     memset(v, 0, sizeof(*v));
     if (strncmp(spec, "net_af_packet", 13) == 0) {
@@ -572,16 +573,16 @@ static void cpn_dpdk_vdev_arg(const char *spec, unsigned mtu, char *out,
          * (tpacket2 header and sockaddr_ll, aligned) and copies framesz - 32
          * bytes of the slot into an mbuf. */
         const unsigned lead = 80;
-        const char *i = strstr(spec, ",iface=");
+        const char *i = kv != NULL ? rte_kvargs_get(kv, "iface") : NULL;
 
         v->devarg = "framesz";
-        size = cpn_dpdk_devarg_ul(spec, v->devarg);
+        size = cpn_dpdk_devarg_ul(kv, v->devarg);
         if (size == 0 && mtu > 1500) {
             /* The PMD finds slot i at i * framesz: a block (a page multiple)
              * holds a whole number k of slots, and framecnt is a multiple
              * of k. k = 8 (slots of 512-byte multiples) unless framecnt
              * says less. */
-            unsigned long cnt = cpn_dpdk_devarg_ul(spec, "framecnt"), k = 8;
+            unsigned long cnt = cpn_dpdk_devarg_ul(kv, "framecnt"), k = 8;
 
             while (cnt != 0 && cnt % k != 0) {
                 k /= 2;
@@ -593,15 +594,13 @@ static void cpn_dpdk_vdev_arg(const char *spec, unsigned mtu, char *out,
             size = 2048; /* the PMD's default */
         }
         if (i != NULL) {
-            i += 7;
-            snprintf(v->ifname, sizeof(v->ifname), "%.*s",
-                     (int)strcspn(i, ","), i);
+            snprintf(v->ifname, sizeof(v->ifname), "%s", i);
         }
         v->mbuf_room = size > 32 ? (unsigned)size - 32 : 0;
         v->mtu = size > lead + eth ? (unsigned)(size - lead - eth) : 0;
     } else if (strncmp(spec, "net_memif", 9) == 0) {
         v->devarg = "bsize";
-        size = cpn_dpdk_devarg_ul(spec, v->devarg);
+        size = cpn_dpdk_devarg_ul(kv, v->devarg);
         if (size == 0 && mtu > 1500) {
             size = RTE_ALIGN_CEIL(mtu + eth, 128);
             snprintf(out, len, "%s,bsize=%lu", spec, size);
@@ -611,8 +610,10 @@ static void cpn_dpdk_vdev_arg(const char *spec, unsigned mtu, char *out,
         v->mbuf_room = (unsigned)size;
         v->mtu = size > eth ? (unsigned)(size - eth) : 0;
     } else {
+        rte_kvargs_free(kv);
         return;
     }
+    rte_kvargs_free(kv);
     v->size = (unsigned)size;
     snprintf(v->name, sizeof(v->name), "%.*s", (int)nlen, spec);
     cpn_dpdk_nsized++;
