@@ -261,11 +261,11 @@ static const cpn_config_field_t cpn_dpdk_config_field[] = {
                      "goodput",
                      CPN_CFG_SIZE, cpn_dpdk_config_t, chunk_max),
     CPN_CONFIG_FIELD("CSUM_ALL", "n",
-                     "y: checksum every frame's payload; n: not the payload "
-                     "of puts into a region whose owner checks what lands "
-                     "there itself (a task's staging slots and sinks, "
-                     "hashed per chunk and put again on a mismatch), until "
-                     "that site drops a corrupt frame",
+                     "y: checksum every frame's payload, and ask peers to; "
+                     "n: not the payload of puts into a region whose owner "
+                     "checks what lands there itself (a task's staging "
+                     "slots and sinks, hashed per chunk and put again on a "
+                     "mismatch), until that site drops a corrupt frame",
                      CPN_CFG_BOOL, cpn_dpdk_config_t, csum_all),
     CPN_CONFIG_FIELD("NEIGH", "",
                      "static neighbours, ';'-separated IP=MAC; others by ARP",
@@ -318,7 +318,7 @@ typedef struct cpn_dpdk_op {
     uint8_t kind;            /* CPN_DPDK_OP_SEND or _PUT */
     uint8_t notify_sent;     /* PUT: the notify segment is numbered */
     uint8_t segmented;       /* every segment numbered */
-    uint8_t hdr_csum;        /* PUT: payload left to the region's owner */
+    uint8_t hdr_csum;        /* PUT: the region's owner checks payloads */
     const uint8_t *buf;
     size_t len;
     size_t cursor;           /* bytes numbered so far */
@@ -363,7 +363,8 @@ struct cpn_dpdk_ep {
     struct rte_ether_addr peer_mac;
     uint64_t syn_ns, last_syn_ns, last_rx_ns, last_ka_ns;
     /* sender */
-    int csum_all;            /* the peer saw corrupt frames: check payloads */
+    int csum_all;            /* check every payload: CPN_DPDK_CSUM_ALL, or the
+                              * peer saw corrupt frames */
     cpn_dpdk_op_t *op_head, *op_tail, *op_cur;
     cpn_dpdk_slot_t *slot;   /* [window] */
     uint32_t snd_una, snd_nxt, high_sack;
@@ -412,6 +413,8 @@ struct cpn_dpdk_iface {
     uint32_t mtu;
     uint32_t seg_max;        /* payload bytes per DATA frame */
     uint64_t delay_target_ns; /* delay CC's target (CPN_DPDK_DELAY_TARGET) */
+    int want_csum_all;       /* ask peers to check every payload sent here:
+                              * CPN_DPDK_CSUM_ALL, or a corrupt frame seen */
     uint32_t window;
     uint64_t tx_ol;          /* tx offloads in use */
     int cc_delay;            /* CPN_DPDK_CC=delay */
@@ -1246,7 +1249,7 @@ static void cpn_dpdk_fill_ack(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
             }
         }
     }
-    if (iface->st.bad_csum > 0) {
+    if (iface->want_csum_all) {
         h->flags |= CPN_DPDK_F_CSUM_ALL;
     }
     h->ts_echo = ep->ts_echo;
@@ -1397,6 +1400,7 @@ static cpn_dpdk_ep_t *cpn_dpdk_ep_new(cpn_dpdk_iface_t *iface)
         free(ep);
         return NULL;
     }
+    ep->csum_all = iface->cfg.csum_all;
     iface->ep_gen[i]++;
     ep->id = (i + 1) | ((uint32_t)iface->ep_gen[i] << 16);
     ep->super.iface = &iface->super;
@@ -2277,6 +2281,7 @@ static void cpn_dpdk_rx_one(cpn_dpdk_iface_t *iface, struct rte_mbuf *m,
     h->csum = 0;
     if ((uint32_t)cpn_hash64(h, cpn_dpdk_csum_len(h)) != csum) {
         iface->st.bad_csum++;
+        iface->want_csum_all = 1; /* this path corrupts frames */
         goto drop;
     }
     h->csum = csum;
@@ -2324,8 +2329,9 @@ static void cpn_dpdk_rx_one(cpn_dpdk_iface_t *iface, struct rte_mbuf *m,
     ep->last_rx_ns = now;
     if ((h->flags & CPN_DPDK_F_CSUM_ALL) && !ep->csum_all) {
         ep->csum_all = 1;
-        cpn_warn("dpdk: site %s: peer %s drops corrupt frames; checksumming "
-                 "every payload to it from now on", iface->site,
+        cpn_warn("dpdk: site %s: peer %s asks for every payload checked (it "
+                 "dropped a corrupt frame, or has CPN_DPDK_CSUM_ALL=y); "
+                 "checksumming every payload to it from now on", iface->site,
                  ep->super.peer_addr);
     }
     switch (h->type) {
@@ -2466,6 +2472,7 @@ static cpn_status_t cpn_dpdk_open(const cpn_tp_params_t *params,
         st = CPN_ERR_NO_MEMORY;
         goto err_free;
     }
+    iface->want_csum_all = iface->cfg.csum_all;
     if (strcmp(iface->cfg.cc, "delay") == 0) {
         iface->cc_delay = 1;
     } else if (strcmp(iface->cfg.cc, "aimd") != 0) {
@@ -2957,8 +2964,7 @@ static cpn_status_t cpn_dpdk_put(cpn_tp_ep_t *tep, const void *buf,
         return CPN_ERR_NO_MEMORY;
     }
     op->kind = CPN_DPDK_OP_PUT;
-    op->hdr_csum = (rkey->flags & CPN_DPDK_KEY_F_VERIFIED) != 0 &&
-                   !cpn_dpdk_iface_of(tep->iface)->cfg.csum_all;
+    op->hdr_csum = (rkey->flags & CPN_DPDK_KEY_F_VERIFIED) != 0;
     op->buf = buf;
     op->len = len;
     op->key = rkey->id;

@@ -46,8 +46,9 @@ enum cpn_dpdk_segop {
  *  a PUT into a region its owner checks itself (CPN_TP_MEM_VERIFIED, told
  *  in the key); any other frame with it is dropped as malformed. */
 #define CPN_DPDK_F_HDR_CSUM 0x2
-/** Flag: this side has dropped a corrupt frame (the path corrupts frames
- *  after any CRC): its peer checksums every payload to it from then on. */
+/** Flag: check every payload sent to this side (it dropped a corrupt
+ *  frame, so the path corrupts frames after any CRC, or it has
+ *  CPN_DPDK_CSUM_ALL=y): its peer does so from then on. */
 #define CPN_DPDK_F_CSUM_ALL 0x4
 /** flags bits 8-31: microseconds the sender of this frame held the ack it
  *  carries, from reading the DATA frame ts_echo names to stamping this one
