@@ -40,9 +40,9 @@ cpn_status_t cpn__pool_open(cpn_site_t *site)
     /* A slot holds one chunk: the most a sender may put, which is also
      * capped by what suits the transport (HELLO_ACK tells the sender). */
     site->slot_size = (uint32_t)site->params.chunk_size;
-    if (site->ops->chunk_max(site->iface) != 0 &&
-        site->ops->chunk_max(site->iface) < site->slot_size) {
-        site->slot_size = (uint32_t)site->ops->chunk_max(site->iface);
+    len = site->ops->chunk_max(site->iface);
+    if (len != 0 && len < site->slot_size) {
+        site->slot_size = (uint32_t)len;
     }
     site->nslots = (uint32_t)(site->params.pool_size / site->slot_size);
     len = (size_t)site->nslots * site->slot_size;
@@ -1097,9 +1097,6 @@ static void on_offer(cpn_peer_t *peer, const void *buf, size_t len)
         if (o->sink == NULL || o->inlined) {
             continue;
         }
-        /* (a sink is only handed to its owner once every chunk in it
-         * verified; chunks that did not are put again) */
-        o->sink_mem->tp->flags |= CPN_TP_MEM_VERIFIED;
         st = site->ops->key_pack(o->sink_mem->tp,
                                  keys + (size_t)nsinks * CPN_TP_RKEY_MAX,
                                  &klen);

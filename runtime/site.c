@@ -847,6 +847,10 @@ cpn_status_t cpn_site_connect(cpn_site_t *site, const char *addr,
     return st;
 }
 
+/* Memory a site registers is what peers put chunks into (memory sinks):
+ * each chunk is hashed and checked before its task completes, and put
+ * again on a mismatch, so it is marked CPN_TP_MEM_VERIFIED, once, here: a
+ * transport may leave put payloads into it to that check. */
 cpn_status_t cpn_site_mem_reg(cpn_site_t *site, void *addr, size_t len,
                               cpn_mem_t **mem_p)
 {
@@ -867,6 +871,7 @@ cpn_status_t cpn_site_mem_reg(cpn_site_t *site, void *addr, size_t len,
         free(mem);
         return st;
     }
+    mem->tp->flags |= CPN_TP_MEM_VERIFIED;
     mem->site = site;
     mem->addr = addr;
     mem->len = len;
@@ -908,6 +913,7 @@ cpn_status_t cpn_site_mem_alloc(cpn_site_t *site, size_t len,
         }
         mem->owned = 2;
     }
+    mem->tp->flags |= CPN_TP_MEM_VERIFIED; /* as in cpn_site_mem_reg */
     mem->site = site;
     mem->len = len;
     *mem_p = mem;
