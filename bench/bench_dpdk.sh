@@ -7,9 +7,12 @@
 #
 #   memif   dpdk-testpmd txonly -> rxonly on a net_memif pair (frame size
 #           MTU+14), then cpn put bandwidth (cpn-bench-dpdk-put) and task
-#           goodput (`cpn send`, the receipt's goodput) on a fresh memif pair
-#           with the same MTU. Ratio: cpn / testpmd, in bits per second of
-#           frames on the wire for testpmd and of payload for cpn.
+#           goodput on a fresh memif pair with the same MTU: memory to
+#           memory (`cpn bench -T task_bw`: registered memory into the
+#           receiver's memory sink, as testpmd never touches a disk) and
+#           file to file (`cpn send`, the receipt's goodput). Ratio: cpn /
+#           testpmd, in bits per second of frames on the wire for testpmd
+#           and of payload for cpn.
 #   veth    two network namespaces joined by a veth pair: iperf3 TCP over the
 #           kernel, then cpn over net_af_packet (PMD=af_xdp: net_af_xdp) on
 #           the same veth. Ratio: cpn put / iperf3.
@@ -131,18 +134,34 @@ cpn_task_memif() {
     wait
 }
 
+# Task goodput memory to memory: `cpn bench --local -t dpdk -T task_bw` (one
+# object of TASK_MIB, from registered memory into the receiver's memory
+# sink, integrity on; each side on a memif pair of its own, one CPU each):
+# the median of 3 trials of one task each, after a warm-up task, in Gb/s.
+cpn_task_mem_memif() {
+    "$cli" bench --local -q -t dpdk -T task_bw -s "${task_mib}M" -n 1 -w 1 \
+        --trials 3 --no-ref -j "$dir/tm$1.json" > /dev/null 2> "$dir/tm.log"
+    python3 -c 'import json,sys
+r = json.load(open(sys.argv[1]))["results"][0]
+v = sorted(r["bandwidth_GBps"]["trials"]) if r["status"] == "ok" else [0]
+print("%.4f" % (v[len(v) // 2] * 8))' \
+        "$dir/tm$1.json" 2>/dev/null || echo 0
+}
+
 run_memif() {
-    local tp=() cp=() ct=() t c k
+    local tp=() cp=() ct=() cm=() t c k m
     for r in $(seq "$reps"); do
         t=$(testpmd_memif "$r"); c=$(cpn_put_memif "$r"); k=$(cpn_task_memif "$r")
-        printf 'memif mtu %s run %s: testpmd %s Gb/s, cpn put %s Gb/s, cpn task %s Gb/s\n' \
-            "$mtu" "$r" "$t" "$c" "${k:-0}"
-        tp+=("$t"); cp+=("$c"); ct+=("${k:-0}")
+        m=$(cpn_task_mem_memif "$r")
+        printf 'memif mtu %s run %s: testpmd %s Gb/s, cpn put %s Gb/s, cpn task file->file %s Gb/s, mem->mem %s Gb/s\n' \
+            "$mtu" "$r" "$t" "$c" "${k:-0}" "$m"
+        tp+=("$t"); cp+=("$c"); ct+=("${k:-0}"); cm+=("$m")
     done
     t=$(printf '%s\n' "${tp[@]}" | median); c=$(printf '%s\n' "${cp[@]}" | median)
-    k=$(printf '%s\n' "${ct[@]}" | median)
-    printf 'MEMIF frame %s B (median of %s): testpmd %s Gb/s | cpn put %s Gb/s ratio %s | cpn task %s Gb/s ratio %s (target >= 0.5)\n' \
-        "$frame" "$reps" "$t" "$c" "$(ratio "$c" "$t")" "$k" "$(ratio "$k" "$t")"
+    k=$(printf '%s\n' "${ct[@]}" | median); m=$(printf '%s\n' "${cm[@]}" | median)
+    printf 'MEMIF frame %s B (median of %s): testpmd %s Gb/s | cpn put %s Gb/s ratio %s | cpn task mem->mem %s Gb/s ratio %s | file->file %s Gb/s ratio %s (target >= 0.5)\n' \
+        "$frame" "$reps" "$t" "$c" "$(ratio "$c" "$t")" "$m" "$(ratio "$m" "$t")" \
+        "$k" "$(ratio "$k" "$t")"
 }
 
 run_loss() {

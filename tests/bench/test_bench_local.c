@@ -198,8 +198,9 @@ static void skip_unless_dpdk_opened(json_t *j, int rc)
 /* put_bw of 128 MiB messages over DPDK: the puts share one 128 MiB slot at
  * each end. A slot per put in the window made 2 GiB per side, and touching
  * it kept the server from progressing past the client's liveness timeout:
- * the test failed with "connection to peer lost". */
-Test(bench_local, dpdk_big_puts_share_a_slot, .init = setup, .fini = teardown)
+ * the test failed with "connection to peer lost". Then a 128 MiB task
+ * memory to memory (into the receiver's memory sink) over the same path. */
+Test(bench_local, dpdk_128m_put_and_task, .init = setup, .fini = teardown)
 {
     char cmd[1024], path[128];
     json_t *j, *r;
@@ -210,7 +211,7 @@ Test(bench_local, dpdk_big_puts_share_a_slot, .init = setup, .fini = teardown)
     }
     snprintf(path, sizeof(path), "%s/big.json", dir);
     snprintf(cmd, sizeof(cmd),
-             "%s bench --local -q -t dpdk -T put_bw -s 128M -n 2 -w 1 "
+             "%s bench --local -q -t dpdk -T put_bw,task_bw -s 128M -n 2 -w 1 "
              "--trials 1 --no-ref -j %s > %s/out.txt 2>&1",
              cli(), path, dir);
     rc = system(cmd);
@@ -225,6 +226,13 @@ Test(bench_local, dpdk_big_puts_share_a_slot, .init = setup, .fini = teardown)
                      "%s", json_string_value(json_object_get(r, "error")));
     cr_expect_eq(json_integer_value(json_object_get(r, "bytes")),
                  2 * 128 * 1024 * 1024);
+    r = json_array_get(json_object_get(j, "results"), 1);
+    cr_assert_not_null(r, "no task_bw result");
+    cr_expect_str_eq(json_string_value(json_object_get(r, "test")), "task_bw");
+    cr_expect_str_eq(json_string_value(json_object_get(r, "status")), "ok",
+                     "%s", json_string_value(json_object_get(r, "error")));
+    cr_expect_eq(json_integer_value(json_object_get(r, "bytes")),
+                 128 * 1024 * 1024);
     json_decref(j);
 }
 
