@@ -5,7 +5,12 @@
 # transport, and check it landed byte-exact. Two set-ups:
 #
 #   memif    `cpn serve` and `cpn send` joined by a net_memif pair
-#            (server/client on one unix socket), no privileges needed
+#            (server/client on one unix socket), no privileges needed; then
+#            a second `cpn send` to the same `cpn serve`: the first sender,
+#            closing its port, must have had the server stop polling it
+#            (QUIESCE answered: memif's disconnect unmaps the rings under a
+#            process still polling them), and the server must poll it again
+#            once the second sender's link is up
 #   flags    the same memif pair set up with --dpdk-* options, the
 #            CPN_DPDK_* variables set to wrong values the options override
 #   veth     two network namespaces joined by a veth pair, DPDK's
@@ -89,6 +94,11 @@ memif|memif9k|corrupt)
         run_s+=(CPN_DPDK_FAULT_CORRUPT=0.0005 CPN_DPDK_FAULT_SEED=5 CPN_LOG_LEVEL=info)
     run_c=(env "CPN_DPDK_VDEVS=net_memif0,role=client,socket=$sock,socket-abstract=no"
            "CPN_DPDK_PORTS=net_memif0@10.78.0.1" "CPN_DPDK_FILE_PREFIX=${tag}c")
+    if [ "$mode" = memif ]; then
+        run_s+=(CPN_LOG_LEVEL=info)
+        run_c+=(CPN_LOG_LEVEL=info)
+        tasks=2
+    fi
     ;;
 flags)
     sock="$dir/memif.sock"
@@ -172,7 +182,7 @@ if [ "$mode" = jumbo ] && [ "$pmd" = af_packet ]; then
 fi
 
 start_serve "$dir" "${run_s[@]}" "$cli" serve "${opts_s[@]}" \
-    --listen "$ip_s:7400" --land "$dir/land" -N 1 -q
+    --listen "$ip_s:7400" --land "$dir/land" -N "${tasks:-1}" -q
 
 if [ "$mode" = pcap ]; then
     # Headers only (-s 160): Ethernet, IPv4, UDP and the cpn header.
@@ -200,6 +210,29 @@ if ! "${run_c[@]}" "$cli" send "${opts_c[@]}" --to "$ip_s:7400" \
     exit 1
 fi
 end=$(date +%s%N)
+if [ "${tasks:-1}" -eq 2 ]; then
+    # (the log's closing line: "... N times quiesced by the peer, M
+    # quiesces answered")
+    if ! grep -q "1 quiesces answered" "$dir/send.log" ||
+       ! grep -q "the peer is stopping the port" "$dir/serve.log"; then
+        say "FAIL: the sender stopped its memif port without the server's QUIESCED:"
+        cat "$dir/send.log" "$dir/serve.log" >&2
+        exit 1
+    fi
+    if ! "${run_c[@]}" CPN_DPDK_FILE_PREFIX=${tag}c2 "$cli" send "${opts_c[@]}" \
+            --to "$ip_s:7400" --timeout 60s -q --job again "$dir/src/job/" \
+            > "$dir/receipt2.json" 2> "$dir/send2.log"; then
+        say "FAIL: the second cpn send failed (the server polls the port again?):"
+        cat "$dir/send2.log" "$dir/serve.log" >&2
+        exit 1
+    fi
+    if ! grep -q "its link is up again; polling it again" "$dir/serve.log" ||
+       ! cmp -s "$dir/src/job/model.bin" "$dir/land/again/model.bin"; then
+        say "FAIL: the second task did not land, or the server did not say it polls again:"
+        cat "$dir/serve.log" >&2
+        exit 1
+    fi
+fi
 wait "$serve_pid" || { say "FAIL: cpn serve exited with an error"; cat "$dir/serve.log" >&2; exit 1; }
 serve_pid=
 

@@ -88,6 +88,10 @@
 #define CPN_DPDK_SYN_RETRY_NS 20000000ull  /* 20 ms between SYNs / ARPs */
 #define CPN_DPDK_WHY_FIN      "closed the connection"
 #define CPN_DPDK_KEEPALIVE_NS 500000000ull /* idle: ask for an ack */
+/* Stopping a memif port: how long to wait for the peer's QUIESCED; and how
+ * long a peer that asked stays unpolled if its link never goes down. */
+#define CPN_DPDK_QUIESCE_WAIT_NS  500000000ull
+#define CPN_DPDK_QUIET_MAX_NS    2000000000ull
 
 /* The transport's clock: every frame is stamped, every ack measured and
  * every timer checked against it, millions of times a second. Reading
@@ -442,6 +446,15 @@ struct cpn_dpdk_iface {
     int in_progress;
     uint64_t rx_now;         /* progress start: when its frames were read */
     int rx_backlog;          /* progress left frames in the rx ring */
+    /* Ports whose peer's PMD unmaps the shared rings when this side stops
+     * the port, from its control thread, with no lock against a burst
+     * running there (net_memif, DPDK 22.11 memif_disconnect): see
+     * cpn_dpdk_quiesce(). */
+    int shared_rings;
+    int peer_speaks;         /* a cpn frame came in on the port */
+    int quiet;               /* the peer is stopping the port: no bursts */
+    int quiet_down;          /* ... and its link has gone down since */
+    uint64_t quiet_since, quiet_look;
     cpn_dpdk_stats_t st;
 };
 
@@ -1045,6 +1058,7 @@ static cpn_status_t cpn_dpdk_port_start(cpn_dpdk_iface_t *iface)
         return CPN_ERR_TRANSPORT;
     }
     iface->port_started = 1;
+    iface->shared_rings = strcmp(info.driver_name, "net_memif") == 0;
     rte_eth_promiscuous_enable(iface->port); /* not every PMD can; fine */
     rte_eth_macaddr_get(iface->port, &iface->mac);
     cpn_info("dpdk: site %s on port %s (%s) %s mtu %u, %u B per segment, "
@@ -1126,12 +1140,64 @@ bad:
 
 /* ---- frames out -------------------------------------------------------------- */
 
+/* Drop every frame queued for the port, counted as not sent. */
+static void cpn_dpdk_tx_discard(cpn_dpdk_iface_t *iface)
+{
+    while (iface->ntx > 0) {
+        iface->st.tx_dropped++;
+        rte_pktmbuf_free(iface->txq[iface->txq_head++ & iface->txq_mask]);
+        iface->ntx--;
+    }
+    iface->tx_stalled = 0;
+}
+
+/* May the port's rings be touched? Not while the peer stops it (QUIESCE
+ * came): then once a millisecond look at the link (the PMD's flag, no ring
+ * access), and poll again once it has gone down and come back (a new
+ * peer), or when it never went down for CPN_DPDK_QUIET_MAX_NS (the peer
+ * did not stop it after all). */
+static int cpn_dpdk_quiet_over(cpn_dpdk_iface_t *iface)
+{
+    uint64_t now = cpn_dpdk_now_ns();
+    struct rte_eth_link link;
+
+    if (age(now, iface->quiet_look) < 1000000ull) {
+        return 0;
+    }
+    iface->quiet_look = now;
+    memset(&link, 0, sizeof(link));
+    if (rte_eth_link_get_nowait(iface->port, &link) != 0 ||
+        link.link_status == RTE_ETH_LINK_DOWN) {
+        iface->quiet_down = 1;
+        return 0;
+    }
+    if (!iface->quiet_down && age(now, iface->quiet_since) < CPN_DPDK_QUIET_MAX_NS) {
+        return 0;
+    }
+    cpn_info("dpdk: site %s port %s: %s; polling it again", iface->site,
+             iface->port_name,
+             iface->quiet_down ? "its link is up again"
+                               : "the peer did not stop it after all");
+    iface->quiet = 0;
+    iface->peer_speaks = 0;
+    return 1;
+}
+
+static inline int cpn_dpdk_port_usable(cpn_dpdk_iface_t *iface)
+{
+    return cpn_likely(!iface->quiet) || cpn_dpdk_quiet_over(iface);
+}
+
 /* Hand queued frames to the port, oldest first, as far as its tx ring takes
  * them; the rest stay queued for the next call (a full ring is
  * backpressure, not loss: nothing is dropped, so nothing is resent). */
 static void cpn_dpdk_tx_flush(cpn_dpdk_iface_t *iface)
 {
     iface->ntx_new = 0;
+    if (cpn_unlikely(!cpn_dpdk_port_usable(iface))) {
+        cpn_dpdk_tx_discard(iface);
+        return;
+    }
     while (iface->ntx > 0) {
         uint32_t at = iface->txq_head & iface->txq_mask;
         uint32_t run = CPN_MIN(iface->ntx, iface->txq_mask + 1 - at);
@@ -1163,6 +1229,11 @@ static inline int cpn_dpdk_tx_blocked(const cpn_dpdk_iface_t *iface)
  * dropped and counted: DATA is then sent again by the timers. */
 static void cpn_dpdk_tx_queue(cpn_dpdk_iface_t *iface, struct rte_mbuf *m)
 {
+    if (cpn_unlikely(iface->quiet)) {
+        iface->st.tx_dropped++; /* the peer is gone: nobody would read it */
+        rte_pktmbuf_free(m);
+        return;
+    }
     if (iface->ntx > iface->txq_mask) {
         cpn_dpdk_tx_flush(iface);
         if (iface->ntx > iface->txq_mask) {
@@ -1190,22 +1261,21 @@ static void cpn_dpdk_tx_drain(cpn_dpdk_iface_t *iface)
         rte_pause();
         cpn_dpdk_tx_flush(iface);
     }
-    while (iface->ntx > 0) {
-        iface->st.tx_dropped++;
-        rte_pktmbuf_free(iface->txq[iface->txq_head++ & iface->txq_mask]);
-        iface->ntx--;
-    }
+    cpn_dpdk_tx_discard(iface);
 }
 
-/* Ethernet + IPv4 + UDP headers into @p m for @p ep, @p l4len bytes after UDP. */
-static void cpn_dpdk_fill_l2l3(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
-                               struct rte_mbuf *m, uint32_t payload)
+/* Ethernet + IPv4 + UDP headers into @p m, to @p mac / @p dst_ip (network
+ * order) from UDP port @p sport to @p dport, @p payload bytes after UDP. */
+static void cpn_dpdk_fill_hdrs(cpn_dpdk_iface_t *iface, struct rte_mbuf *m,
+                               const struct rte_ether_addr *mac,
+                               uint32_t dst_ip, uint16_t sport, uint16_t dport,
+                               uint32_t payload)
 {
     struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
     struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
     struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
 
-    eth->dst_addr = ep->peer_mac;
+    eth->dst_addr = *mac;
     eth->src_addr = iface->mac;
     eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
     ip->version_ihl = RTE_IPV4_VHL_DEF;
@@ -1218,9 +1288,9 @@ static void cpn_dpdk_fill_l2l3(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
     ip->next_proto_id = IPPROTO_UDP;
     ip->hdr_checksum = 0;
     ip->src_addr = iface->ip;
-    ip->dst_addr = ep->peer_ip;
-    udp->src_port = rte_cpu_to_be_16(ep->local_port);
-    udp->dst_port = rte_cpu_to_be_16(ep->peer_port);
+    ip->dst_addr = dst_ip;
+    udp->src_port = rte_cpu_to_be_16(sport);
+    udp->dst_port = rte_cpu_to_be_16(dport);
     udp->dgram_len = rte_cpu_to_be_16((uint16_t)(sizeof(*udp) + payload));
     udp->dgram_cksum = 0;
     if (iface->tx_ol & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) {
@@ -1230,6 +1300,16 @@ static void cpn_dpdk_fill_l2l3(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
     } else {
         ip->hdr_checksum = rte_ipv4_cksum(ip);
     }
+}
+
+/* Ethernet + IPv4 + UDP headers into @p m for @p ep, @p payload bytes after
+ * UDP. */
+static inline void cpn_dpdk_fill_l2l3(cpn_dpdk_iface_t *iface,
+                                      cpn_dpdk_ep_t *ep, struct rte_mbuf *m,
+                                      uint32_t payload)
+{
+    cpn_dpdk_fill_hdrs(iface, m, &ep->peer_mac, ep->peer_ip, ep->local_port,
+                       ep->peer_port, payload);
 }
 
 /* The acknowledgement fields every frame to @p ep carries. */
@@ -1332,6 +1412,36 @@ static void cpn_dpdk_send_ctrl(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
     h->flags |= flags;
     cpn_dpdk_seal(m);
     cpn_dpdk_tx_queue(iface, m);
+}
+
+/* A port-level frame of @p type (QUIESCE, QUIESCED) to whoever is on the
+ * other end of the port: Ethernet and IPv4 broadcast, connection ids 0, no
+ * payload. Handed to the port at once. */
+static void cpn_dpdk_send_port_ctrl(cpn_dpdk_iface_t *iface, unsigned type)
+{
+    static const struct rte_ether_addr bcast = {
+        .addr_bytes = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
+    struct rte_mbuf *m = rte_pktmbuf_alloc(iface->pool);
+    cpn_dpdk_hdr_t *h;
+
+    if (m == NULL ||
+        rte_pktmbuf_append(m, (uint16_t)(CPN_DPDK_FRAME_HDRS + sizeof(*h))) ==
+            NULL) {
+        rte_pktmbuf_free(m);
+        iface->st.tx_dropped++;
+        return;
+    }
+    cpn_dpdk_fill_hdrs(iface, m, &bcast, INADDR_BROADCAST, iface->listen_port,
+                       0, (uint32_t)sizeof(*h));
+    h = rte_pktmbuf_mtod_offset(m, cpn_dpdk_hdr_t *, CPN_DPDK_FRAME_HDRS);
+    memset(h, 0, sizeof(*h));
+    h->magic = CPN_DPDK_MAGIC;
+    h->version = CPN_DPDK_VERSION;
+    h->type = (uint8_t)type;
+    h->ts = cpn_dpdk_now_ns();
+    cpn_dpdk_seal(m);
+    cpn_dpdk_tx_queue(iface, m);
+    cpn_dpdk_tx_flush(iface);
 }
 
 static void cpn_dpdk_send_arp(cpn_dpdk_iface_t *iface, uint16_t op,
@@ -2229,6 +2339,146 @@ static inline void cpn_dpdk_prefetch_hdrs(struct rte_mbuf *m)
     rte_prefetch0(p + RTE_CACHE_LINE_SIZE);
 }
 
+/* The type of @p m if it is a whole, intact port-level frame (QUIESCE or
+ * QUIESCED, to the IPv4 broadcast address), else 0. */
+static unsigned cpn_dpdk_port_ctrl_type(struct rte_mbuf *m)
+{
+    const struct rte_ether_hdr *eth =
+        rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+    const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(eth + 1);
+    const struct rte_udp_hdr *udp = (const struct rte_udp_hdr *)(ip + 1);
+    cpn_dpdk_hdr_t *h = (cpn_dpdk_hdr_t *)(udp + 1);
+    uint32_t csum;
+    int ok;
+
+    if (m->nb_segs != 1 ||
+        m->data_len < CPN_DPDK_FRAME_HDRS + sizeof(*h) ||
+        eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) ||
+        ip->version_ihl != RTE_IPV4_VHL_DEF ||
+        ip->next_proto_id != IPPROTO_UDP ||
+        ip->dst_addr != INADDR_BROADCAST ||
+        rte_be_to_cpu_16(udp->dgram_len) != sizeof(*udp) + sizeof(*h) ||
+        h->magic != CPN_DPDK_MAGIC || h->version != CPN_DPDK_VERSION ||
+        h->len != 0 ||
+        (h->type != CPN_DPDK_T_QUIESCE && h->type != CPN_DPDK_T_QUIESCED)) {
+        return 0;
+    }
+    csum = h->csum;
+    h->csum = 0;
+    ok = (uint32_t)cpn_hash64(h, sizeof(*h)) == csum;
+    h->csum = csum;
+    return ok ? h->type : 0;
+}
+
+/* A port-level frame came in while the port is in use. QUIESCE: the peer
+ * is about to stop the port, and its PMD will then unmap the rings this
+ * side polls (memif): answer QUIESCED, then touch them no more until the
+ * link comes back (cpn_dpdk_port_usable). Ignored on other ports, and a
+ * QUIESCED that nobody waits for is too. */
+static void cpn_dpdk_on_port_ctrl(cpn_dpdk_iface_t *iface, unsigned type)
+{
+    if (!iface->shared_rings || type != CPN_DPDK_T_QUIESCE || iface->quiet) {
+        return;
+    }
+    cpn_dpdk_send_port_ctrl(iface, CPN_DPDK_T_QUIESCED);
+    iface->quiet = 1;
+    iface->quiet_down = 0;
+    iface->quiet_since = iface->quiet_look = cpn_dpdk_now_ns();
+    iface->st.quiesced++;
+    cpn_dpdk_tx_discard(iface);
+    cpn_info("dpdk: site %s port %s: the peer is stopping the port; not "
+             "polling it until its link comes back", iface->site,
+             iface->port_name);
+}
+
+/* Wait, without touching the rings, until the port's link is down or
+ * CPN_DPDK_QUIESCE_WAIT_NS has passed since @p start. */
+static void cpn_dpdk_await_link_down(cpn_dpdk_iface_t *iface, uint64_t start)
+{
+    struct rte_eth_link link;
+
+    do {
+        struct timespec ts = {0, 100000};
+
+        memset(&link, 0, sizeof(link));
+        if (rte_eth_link_get_nowait(iface->port, &link) != 0 ||
+            link.link_status == RTE_ETH_LINK_DOWN) {
+            return;
+        }
+        nanosleep(&ts, NULL);
+    } while (age(cpn_dpdk_now_ns(), start) < CPN_DPDK_QUIESCE_WAIT_NS);
+}
+
+/* Stopping a port whose peer's PMD unmaps the rings it polls (memif):
+ * DPDK 22.11's memif does that from the peer's control thread, with no lock
+ * against a burst running there, so a peer process still polling would
+ * fault. Ask it to stop polling (QUIESCE) and wait for its answer
+ * (QUIESCED), at most CPN_DPDK_QUIESCE_WAIT_NS; only when a cpn peer is
+ * there (it spoke on the port) and the link is up. When the peer stops its
+ * port at the same time (its QUIESCE crosses ours), the side with the
+ * lower MAC answers and waits for the other to stop first. A peer process
+ * that dies is beyond this: its PMD's disconnect still races with bursts
+ * here. */
+static void cpn_dpdk_quiesce(cpn_dpdk_iface_t *iface)
+{
+    struct rte_mbuf *rx[CPN_DPDK_BURST];
+    struct rte_eth_link link;
+    uint64_t start, now;
+    int acked = 0, deferred = 0;
+
+    if (!iface->shared_rings || !iface->port_started || iface->quiet ||
+        !iface->peer_speaks) {
+        return;
+    }
+    memset(&link, 0, sizeof(link));
+    if (rte_eth_link_get_nowait(iface->port, &link) != 0 ||
+        link.link_status == RTE_ETH_LINK_DOWN) {
+        return;
+    }
+    cpn_dpdk_send_port_ctrl(iface, CPN_DPDK_T_QUIESCE);
+    start = now = cpn_dpdk_now_ns();
+    while (!acked && age(now, start) < CPN_DPDK_QUIESCE_WAIT_NS) {
+        uint16_t n = rte_eth_rx_burst(iface->port, 0, rx, CPN_DPDK_BURST);
+
+        for (uint16_t i = 0; i < n; i++) {
+            unsigned type = cpn_dpdk_port_ctrl_type(rx[i]);
+            struct rte_ether_addr from =
+                rte_pktmbuf_mtod(rx[i], struct rte_ether_hdr *)->src_addr;
+
+            rte_pktmbuf_free(rx[i]);
+            if (type == CPN_DPDK_T_QUIESCED) {
+                acked = 1;
+            } else if (type == CPN_DPDK_T_QUIESCE && !deferred &&
+                       memcmp(&iface->mac, &from, sizeof(from)) < 0) {
+                /* Both sides stop at once: the lower MAC gives way. It
+                 * answers, polls no more, and stops its port once the
+                 * peer's is down (the link says so; no ring is read). */
+                cpn_dpdk_send_port_ctrl(iface, CPN_DPDK_T_QUIESCED);
+                iface->st.quiesced++;
+                deferred = 1;
+            }
+        }
+        if (deferred) {
+            cpn_dpdk_await_link_down(iface, start);
+            return;
+        }
+        if (n == 0) {
+            rte_pause();
+        }
+        now = cpn_dpdk_now_ns();
+    }
+    if (acked) {
+        iface->st.quiesce_acked++;
+        cpn_debug("dpdk: site %s port %s: the peer stopped polling in %" PRIu64
+                  " us; stopping the port", iface->site, iface->port_name,
+                  age(now, start) / 1000);
+    } else {
+        cpn_info("dpdk: site %s port %s: the peer did not answer QUIESCE in "
+                 "%llu ms; stopping the port anyway", iface->site,
+                 iface->port_name, CPN_DPDK_QUIESCE_WAIT_NS / 1000000ull);
+    }
+}
+
 static void cpn_dpdk_rx_one(cpn_dpdk_iface_t *iface, struct rte_mbuf *m,
                             uint64_t now)
 {
@@ -2255,6 +2505,15 @@ static void cpn_dpdk_rx_one(cpn_dpdk_iface_t *iface, struct rte_mbuf *m,
     }
     ip = (const struct rte_ipv4_hdr *)(eth + 1);
     udp = (const struct rte_udp_hdr *)(ip + 1);
+    if (ip->dst_addr == INADDR_BROADCAST) {
+        unsigned type = cpn_dpdk_port_ctrl_type(m);
+
+        if (type == 0) {
+            goto not_ours;
+        }
+        cpn_dpdk_on_port_ctrl(iface, type);
+        goto drop;
+    }
     if (ip->version_ihl != RTE_IPV4_VHL_DEF || ip->dst_addr != iface->ip ||
         ip->next_proto_id != IPPROTO_UDP) {
         goto not_ours;
@@ -2288,6 +2547,7 @@ static void cpn_dpdk_rx_one(cpn_dpdk_iface_t *iface, struct rte_mbuf *m,
     if (h->version != CPN_DPDK_VERSION) {
         { bad_line = __LINE__; goto malformed; }
     }
+    iface->peer_speaks = 1;
     cpn_dpdk_neigh_set(iface, ip->src_addr, &eth->src_addr);
     if (h->type == CPN_DPDK_T_SYN) {
         if (h->len != 0) {
@@ -2530,20 +2790,6 @@ static void cpn_dpdk_close(cpn_tp_iface_t *tif)
     cpn_dpdk_iface_t *iface = cpn_dpdk_iface_of(tif);
     const cpn_dpdk_stats_t *c = &iface->st;
 
-    cpn_info("dpdk: site %s port %s: tx %" PRIu64 " rx %" PRIu64
-             " frames, %" PRIu64 " retransmitted (%" PRIu64 " on sacks, %"
-             PRIu64 " timeouts), %" PRIu64 " tx dropped, %" PRIu64
-             " tx ring full, %" PRIu64
-             " duplicates, %" PRIu64 " out of order, dropped: %" PRIu64
-             " checksum %" PRIu64 " malformed %" PRIu64 " key %" PRIu64
-             " range; %" PRIu64 " window cuts, %" PRIu64 " probes, %" PRIu64
-             " spurious timeouts",
-             iface->site, iface->port_name, c->tx_frames, c->rx_frames,
-             c->retransmits, c->fast_retransmits, c->timeouts, c->tx_dropped,
-             c->tx_ring_full, c->dup_rx, c->ooo_rx, c->bad_csum, c->malformed,
-             c->bad_key, c->bad_range, c->cwnd_cuts, c->probes,
-             c->spurious_rto);
-
     for (unsigned i = 0; i < iface->ep_hi; i++) {
         cpn_dpdk_ep_t *ep = iface->ep[i];
         cpn_dpdk_op_t *op;
@@ -2561,6 +2807,21 @@ static void cpn_dpdk_close(cpn_tp_iface_t *tif)
         cpn_dpdk_ep_unlink(iface, ep);
     }
     cpn_dpdk_tx_drain(iface);
+    cpn_dpdk_quiesce(iface);
+    cpn_info("dpdk: site %s port %s: tx %" PRIu64 " rx %" PRIu64
+             " frames, %" PRIu64 " retransmitted (%" PRIu64 " on sacks, %"
+             PRIu64 " timeouts), %" PRIu64 " tx dropped, %" PRIu64
+             " tx ring full, %" PRIu64
+             " duplicates, %" PRIu64 " out of order, dropped: %" PRIu64
+             " checksum %" PRIu64 " malformed %" PRIu64 " key %" PRIu64
+             " range; %" PRIu64 " window cuts, %" PRIu64 " probes, %" PRIu64
+             " spurious timeouts; %" PRIu64 " times quiesced by the peer, %"
+             PRIu64 " quiesces answered",
+             iface->site, iface->port_name, c->tx_frames, c->rx_frames,
+             c->retransmits, c->fast_retransmits, c->timeouts, c->tx_dropped,
+             c->tx_ring_full, c->dup_rx, c->ooo_rx, c->bad_csum, c->malformed,
+             c->bad_key, c->bad_range, c->cwnd_cuts, c->probes,
+             c->spurious_rto, c->quiesced, c->quiesce_acked);
     cpn_dpdk_reap(iface);
     rte_pktmbuf_free_bulk(iface->stash, iface->nstash);
     if (iface->held != NULL) {
@@ -2603,8 +2864,10 @@ static unsigned cpn_dpdk_progress(cpn_tp_iface_t *tif)
             n = iface->nstash;
             memcpy(rx, iface->stash, n * sizeof(rx[0]));
             iface->nstash = 0;
-        } else {
+        } else if (cpn_dpdk_port_usable(iface)) {
             n = rte_eth_rx_burst(iface->port, 0, rx, CPN_DPDK_BURST);
+        } else {
+            break;
         }
         /* Ask for the first headers now and each next one a frame ahead,
          * so their lines arrive while the frame before is handled. */
@@ -2658,7 +2921,7 @@ static cpn_status_t cpn_dpdk_wait(cpn_tp_iface_t *tif, int timeout_ms)
     for (;;) {
         uint64_t now;
 
-        if (iface->nstash == 0) {
+        if (iface->nstash == 0 && cpn_dpdk_port_usable(iface)) {
             iface->nstash = rte_eth_rx_burst(iface->port, 0, iface->stash,
                                              CPN_DPDK_BURST);
         }

@@ -32,6 +32,11 @@ enum cpn_dpdk_type {
     CPN_DPDK_T_DATA = 3,   /* one segment, seq numbered */
     CPN_DPDK_T_ACK = 4,    /* acks only (also a keepalive with ACK_REQ) */
     CPN_DPDK_T_FIN = 5,    /* closed; acted on once all data before it came */
+    /* Port-level, to the IPv4 broadcast address, connection ids 0, no
+     * payload; on ports whose rings the peer's PMD unmaps when the other
+     * side stops its port (net_memif), see cpn_dpdk_quiesce(): */
+    CPN_DPDK_T_QUIESCE = 6,  /* I stop this port: stop polling it */
+    CPN_DPDK_T_QUIESCED = 7, /* done: I poll it no more until it comes back */
 };
 
 enum cpn_dpdk_segop {
@@ -118,6 +123,10 @@ typedef struct cpn_dpdk_stats {
     uint64_t cwnd_cuts;        /* congestion window decreases */
     uint64_t spurious_rto;     /* timeouts undone: the originals arrived */
     uint64_t probes;           /* oldest frames sent again by the probe timer */
+    uint64_t quiesced;         /* times this side stopped polling the port
+                                * because its peer was stopping it */
+    uint64_t quiesce_acked;    /* stops of the port the peer had answered
+                                * (QUIESCED) before they went ahead */
 } cpn_dpdk_stats_t;
 
 /** Copy @p iface's counters into @p stats. @p iface must be a DPDK one. */
