@@ -179,20 +179,35 @@ Test(bench_local, every_transport, .init = setup, .fini = teardown)
     cr_expect(ran_ucx, "ucx did not run");
 }
 
-/* Skip (and free @p j) when `cpn bench -t dpdk` exited @p rc because the
- * EAL or the memif PMD cannot be had here: an environment missing, not a
- * failure. */
-static void skip_unless_dpdk_opened(json_t *j, int rc)
+/* Run `cpn bench --local -q -t dpdk ARGS -j DIR/NAME.json` and load its
+ * JSON document (valid); exit status in @p rc_p. Skips the test when the
+ * transport is not built, or when the EAL or the memif PMD cannot be had
+ * here (an environment missing, not a failure). */
+static json_t *run_dpdk_bench(const char *args, const char *name, int *rc_p)
 {
-    const char *err = json_string_value(json_object_get(j, "error"));
+    char cmd[1024], path[128];
+    const char *err;
+    json_t *j;
 
-    if (WEXITSTATUS(rc) != 0 &&
+    if (strstr(cpn__tp_names(), "dpdk") == NULL) {
+        cr_skip_test("the dpdk transport is not built (libdpdk-dev)");
+    }
+    snprintf(path, sizeof(path), "%s/%s.json", dir, name);
+    snprintf(cmd, sizeof(cmd),
+             "%s bench --local -q -t dpdk %s -j %s > %s/out.txt 2>&1", cli(),
+             args, path, dir);
+    *rc_p = system(cmd);
+    j = load(path);
+    expect_valid(j);
+    err = json_string_value(json_object_get(j, "error"));
+    if (WEXITSTATUS(*rc_p) != 0 &&
         json_array_size(json_object_get(j, "results")) == 0 &&
         strstr(err ? err : "", "cannot open transport") != NULL) {
         json_decref(j);
         cr_skip_test("dpdk cannot open here (no EAL memory or memif PMD): "
                      "see %s/out.txt", dir);
     }
+    return j;
 }
 
 /* put_bw of 128 MiB messages over DPDK: the puts share one 128 MiB slot at
@@ -202,22 +217,11 @@ static void skip_unless_dpdk_opened(json_t *j, int rc)
  * memory to memory (into the receiver's memory sink) over the same path. */
 Test(bench_local, dpdk_128m_put_and_task, .init = setup, .fini = teardown)
 {
-    char cmd[1024], path[128];
     json_t *j, *r;
     int rc;
 
-    if (strstr(cpn__tp_names(), "dpdk") == NULL) {
-        cr_skip_test("the dpdk transport is not built (libdpdk-dev)");
-    }
-    snprintf(path, sizeof(path), "%s/big.json", dir);
-    snprintf(cmd, sizeof(cmd),
-             "%s bench --local -q -t dpdk -T put_bw,task_bw -s 128M -n 2 -w 1 "
-             "--trials 1 --no-ref -j %s > %s/out.txt 2>&1",
-             cli(), path, dir);
-    rc = system(cmd);
-    j = load(path);
-    expect_valid(j);
-    skip_unless_dpdk_opened(j, rc);
+    j = run_dpdk_bench("-T put_bw,task_bw -s 128M -n 2 -w 1 --trials 1 "
+                       "--no-ref", "big", &rc);
     cr_expect_eq(WEXITSTATUS(rc), 0, "exit %d (see %s/out.txt)",
                  WEXITSTATUS(rc), dir);
     r = json_array_get(json_object_get(j, "results"), 0);
@@ -241,23 +245,12 @@ Test(bench_local, dpdk_128m_put_and_task, .init = setup, .fini = teardown)
  * ratio beside put_bw. */
 Test(bench_local, dpdk_command_with_testpmd, .init = setup, .fini = teardown)
 {
-    char cmd[1024], path[128];
     json_t *j, *refs, *r;
     size_t i;
     int rc, testpmd = 0;
 
-    if (strstr(cpn__tp_names(), "dpdk") == NULL) {
-        cr_skip_test("the dpdk transport is not built (libdpdk-dev)");
-    }
-    snprintf(path, sizeof(path), "%s/d.json", dir);
-    snprintf(cmd, sizeof(cmd),
-             "%s bench --local -q -t dpdk -T put_bw,put_lat -s 1K,16K -n 100 "
-             "-w 10 --trials 2 -j %s > %s/out.txt 2>&1",
-             cli(), path, dir);
-    rc = system(cmd);
-    j = load(path);
-    expect_valid(j);
-    skip_unless_dpdk_opened(j, rc);
+    j = run_dpdk_bench("-T put_bw,put_lat -s 1K,16K -n 100 -w 10 --trials 2",
+                       "d", &rc);
     cr_expect_eq(WEXITSTATUS(rc), 0, "exit %d", WEXITSTATUS(rc));
     cr_expect_str_eq(json_string_value(json_object_get(j, "status")), "ok");
     cr_expect_eq(json_array_size(json_object_get(j, "results")), 4);
@@ -307,12 +300,22 @@ Test(bench_local, command_with_references, .init = setup, .fini = teardown)
              "-w 10 --trials 2 -D 0.05 -j %s --csv %s/b.csv > %s/out.txt 2>&1",
              cli(), path, dir, dir);
     rc = system(cmd);
-    cr_expect_eq(WEXITSTATUS(rc), 0, "exit %d", WEXITSTATUS(rc));
     j = load(path);
     expect_valid(j);
+    refs = json_object_get(j, "reference");
+    json_array_foreach(refs, i, r)
+    {
+        /* (a reference that failed says why: the exit status is 1 then) */
+        cr_expect_str_neq(json_string_value(json_object_get(r, "status")),
+                          "failed", "%s %s %s: %s",
+                          json_string_value(json_object_get(r, "tool")),
+                          json_string_value(json_object_get(r, "test")),
+                          json_string_value(json_object_get(r, "cmd")),
+                          json_string_value(json_object_get(r, "error")));
+    }
+    cr_expect_eq(WEXITSTATUS(rc), 0, "exit %d", WEXITSTATUS(rc));
     cr_expect_str_eq(json_string_value(json_object_get(j, "status")), "ok");
     cr_expect_eq(json_array_size(json_object_get(j, "results")), 6);
-    refs = json_object_get(j, "reference");
     json_array_foreach(refs, i, r)
     {
         const char *tool = json_string_value(json_object_get(r, "tool"));
@@ -339,6 +342,65 @@ Test(bench_local, command_with_references, .init = setup, .fini = teardown)
         cr_expect_eq(stat(csv, &st), 0);
         cr_expect_gt(st.st_size, 100);
     }
+}
+
+/* A reference tool that prints no result once (iperf3's client, failing
+ * its first run as one whose port was taken) is run once more on another
+ * port: the run passes, and the reference records what the first printed. */
+Test(bench_local, reference_run_again_once, .init = setup, .fini = teardown)
+{
+    char cmd[1024], path[128];
+    json_t *j, *r, *iperf = NULL;
+    size_t i;
+    FILE *f;
+    int rc;
+
+    if (access("/usr/bin/iperf3", X_OK) != 0) {
+        cr_skip_test("iperf3 is not installed (apt-get install iperf3)");
+    }
+    snprintf(path, sizeof(path), "%s/bin", dir);
+    cr_assert_eq(mkdir(path, 0755), 0);
+    snprintf(path, sizeof(path), "%s/bin/iperf3", dir);
+    f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fprintf(f,
+            "#!/bin/sh\n"
+            "case \" $* \" in *\" -c \"*)\n"
+            "    [ -e %s/failed ] || { touch %s/failed; echo first run fails;"
+            " exit 1; } ;;\n"
+            "esac\n"
+            "exec /usr/bin/iperf3 \"$@\"\n",
+            dir, dir);
+    cr_assert_eq(fclose(f), 0);
+    cr_assert_eq(chmod(path, 0755), 0);
+    snprintf(path, sizeof(path), "%s/r.json", dir);
+    snprintf(cmd, sizeof(cmd),
+             "PATH=%s/bin:$PATH %s bench --local -q -T put_bw -s 64K -n 50 "
+             "-w 5 --trials 1 -j %s > %s/out.txt 2>&1",
+             dir, cli(), path, dir);
+    rc = system(cmd);
+    cr_assert_eq(access(path, R_OK), 0, "no JSON (see %s/out.txt)", dir);
+    j = load(path);
+    expect_valid(j);
+    json_array_foreach(json_object_get(j, "reference"), i, r)
+    {
+        if (strcmp(json_string_value(json_object_get(r, "tool")), "iperf3") ==
+            0) {
+            iperf = r;
+        }
+    }
+    cr_assert_not_null(iperf, "no iperf3 reference");
+    cr_expect_str_eq(json_string_value(json_object_get(iperf, "status")), "ok",
+                     "%s", json_string_value(json_object_get(iperf, "error")));
+    cr_expect_not_null(strstr(json_string_value(json_object_get(iperf,
+                                                                "retried"))
+                                  ? json_string_value(
+                                        json_object_get(iperf, "retried"))
+                                  : "",
+                              "first run fails"),
+                       "the first run's output is not recorded");
+    cr_expect_eq(WEXITSTATUS(rc), 0, "exit %d", WEXITSTATUS(rc));
+    json_decref(j);
 }
 
 /* Server and client as two commands: nothing but the address on the
