@@ -132,6 +132,9 @@ cpn_task_memif() {
         --timeout 120s -q -j "$dir/src/" 2>"$dir/send.log" |
         grep -o '"goodput_gbps":[0-9.]*' | cut -d: -f2
     wait
+    # (gone at once: the writeback of the landed file would take a CPU
+    # from the runs after this one)
+    rm -rf "$dir/land"
 }
 
 # Task goodput memory to memory: `cpn bench --local -t dpdk -T task_bw` (one
