@@ -1192,6 +1192,7 @@ static void on_accept(cpn_task_t *task, const void *buf, size_t len)
 {
     cpn_wire_hdr_t hdr;
     cpn_wire_accept_t a;
+    cpn_wire_sink_iter_t sinks;
     cpn_status_t st;
     uint32_t i;
 
@@ -1228,11 +1229,12 @@ static void on_accept(cpn_task_t *task, const void *buf, size_t len)
             return;
         }
     }
+    cpn_wire_sink_iter_init(&a, &sinks);
     for (i = 0; i < a.nsinks; i++) {
         cpn_wire_sink_t s;
         cpn_obj_t *o;
 
-        if (cpn_wire_accept_sink(&a, i, &s) != CPN_OK ||
+        if (cpn_wire_sink_next(&sinks, &s) != CPN_OK ||
             s.object >= task->nobj) {
             cpn__task_fail(task, CPN_ERR_PROTO, "ACCEPT from %s names a "
                            "sink for an unknown object", task->peer->addr);

@@ -601,24 +601,29 @@ cpn_status_t cpn_wire_decode_accept(const void *buf, size_t len,
     return status;
 }
 
-cpn_status_t cpn_wire_accept_sink(const cpn_wire_accept_t *m, uint32_t i,
-                                  cpn_wire_sink_t *sink_p)
+void cpn_wire_sink_iter_init(const cpn_wire_accept_t *m,
+                             cpn_wire_sink_iter_t *it)
 {
-    wire_rd_t r = { .pos    = m->sinks_,
-                    .end    = m->sinks_ + m->sinks_len_,
-                    .status = CPN_OK };
-    cpn_wire_sink_t sink;
-    uint32_t k;
+    it->pos = m->sinks_;
+    it->end = m->sinks_ + m->sinks_len_;
+    it->left = m->nsinks;
+}
 
-    if (i >= m->nsinks) {
+cpn_status_t cpn_wire_sink_next(cpn_wire_sink_iter_t *it,
+                                cpn_wire_sink_t *sink_p)
+{
+    wire_rd_t r = { .pos = it->pos, .end = it->end, .status = CPN_OK };
+    cpn_wire_sink_t sink;
+
+    if (it->left == 0) {
         return CPN_ERR_NOT_FOUND;
     }
-    for (k = 0; k <= i; k++) {
-        rd_sink(&r, &sink);
-    }
+    rd_sink(&r, &sink);
     if (r.status != CPN_OK) {
         return CPN_ERR_CORRUPT;
     }
+    it->pos = r.pos;
+    it->left--;
     *sink_p = sink;
     return CPN_OK;
 }

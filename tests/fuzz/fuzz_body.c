@@ -112,6 +112,8 @@ void cpn_fuzz_wire_one(const uint8_t *buf, size_t len)
     offer_check(buf, len);
     {
         cpn_wire_accept_t m;
+        cpn_wire_sink_iter_t sit;
+
         if (cpn_wire_decode_accept(buf, len, &hdr, &m) == CPN_OK) {
             uint32_t *slots = malloc(((size_t)m.nslots + 1) * sizeof(*slots));
             cpn_wire_sink_t *sinks =
@@ -121,11 +123,12 @@ void cpn_fuzz_wire_one(const uint8_t *buf, size_t len)
             for (i = 0; i < m.nslots; i++) {
                 slots[i] = cpn_wire_u32_at(m.slots_, i);
             }
+            cpn_wire_sink_iter_init(&m, &sit);
             for (i = 0; i < m.nsinks; i++) {
-                FUZZ_CHECK(cpn_wire_accept_sink(&m, i, &sinks[i]) == CPN_OK,
+                FUZZ_CHECK(cpn_wire_sink_next(&sit, &sinks[i]) == CPN_OK,
                            "every counted sink decodes");
             }
-            FUZZ_CHECK(cpn_wire_accept_sink(&m, m.nsinks, &sinks[0]) ==
+            FUZZ_CHECK(cpn_wire_sink_next(&sit, &sinks[0]) ==
                            CPN_ERR_NOT_FOUND, "no sink past the count");
             cpn_wire_buf_reset(&re);
             st2 = cpn_wire_encode_accept(&re, hdr.task_id, m.status, m.error,

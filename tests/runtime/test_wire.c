@@ -216,6 +216,7 @@ static cpn_status_t decode_check(unsigned type, const uint8_t *buf, size_t len)
     }
     case CPN_MSG_ACCEPT: {
         cpn_wire_accept_t m;
+        cpn_wire_sink_iter_t sit;
         uint32_t *slots;
         cpn_wire_sink_t *sinks;
         uint32_t i;
@@ -230,11 +231,12 @@ static cpn_status_t decode_check(unsigned type, const uint8_t *buf, size_t len)
         for (i = 0; i < m.nslots; i++) {
             slots[i] = cpn_wire_u32_at(m.slots_, i);
         }
+        cpn_wire_sink_iter_init(&m, &sit);
         for (i = 0; i < m.nsinks; i++) {
-            CHECK(cpn_wire_accept_sink(&m, i, &sinks[i]) == CPN_OK, "sink %u", i);
+            CHECK(cpn_wire_sink_next(&sit, &sinks[i]) == CPN_OK, "sink %u", i);
         }
-        CHECK(cpn_wire_accept_sink(&m, m.nsinks, &sinks[m.nsinks]) ==
-                  CPN_ERR_NOT_FOUND, "sink past the end");
+        CHECK(cpn_wire_sink_next(&sit, &sinks[m.nsinks]) == CPN_ERR_NOT_FOUND,
+              "sink past the end");
         st2 = cpn_wire_encode_accept(&re, hdr.task_id, m.status, m.error,
                                      slots, m.nslots, sinks, m.nsinks);
         free(slots);
@@ -913,6 +915,7 @@ Test(wire, accept_grant_fields)
 {
     cpn_wire_buf_t b;
     cpn_wire_accept_t a;
+    cpn_wire_sink_iter_t sit;
     cpn_wire_grant_t g;
     cpn_wire_sink_t s;
     uint32_t slots[] = { 0, 1, UINT32_MAX, 7 };
@@ -929,15 +932,17 @@ Test(wire, accept_grant_fields)
         cr_expect_eq(cpn_wire_u32_at(a.slots_, i), slots[i]);
     }
     cr_assert_eq(a.nsinks, 2);
-    cr_assert_eq(cpn_wire_accept_sink(&a, 1, &s), CPN_OK);
-    cr_expect_eq(s.object, 4);
-    cr_expect_eq(s.addr, 0);
-    cr_expect_eq(s.rkey.len, 0);
-    cr_assert_eq(cpn_wire_accept_sink(&a, 0, &s), CPN_OK);
+    cpn_wire_sink_iter_init(&a, &sit);
+    cr_assert_eq(cpn_wire_sink_next(&sit, &s), CPN_OK);
     cr_expect_eq(s.object, 3);
     cr_expect_eq(s.addr, 0x1000);
     cr_expect(str_is(s.rkey, "key"));
-    cr_expect_eq(cpn_wire_accept_sink(&a, 2, &s), CPN_ERR_NOT_FOUND);
+    cr_assert_eq(cpn_wire_sink_next(&sit, &s), CPN_OK);
+    cr_expect_eq(s.object, 4);
+    cr_expect_eq(s.addr, 0);
+    cr_expect_eq(s.rkey.len, 0);
+    cr_expect_eq(cpn_wire_sink_next(&sit, &s), CPN_ERR_NOT_FOUND);
+    cr_expect_eq(cpn_wire_sink_next(&sit, &s), CPN_ERR_NOT_FOUND);
 
     cpn_wire_buf_reset(&b);
     cr_assert_eq(cpn_wire_encode_grant(&b, 2, slots, 4), CPN_OK);
