@@ -17,7 +17,8 @@
 #           kernel, then cpn over net_af_packet (PMD=af_xdp: net_af_xdp) on
 #           the same veth. Ratio: cpn put / iperf3.
 #   loss    cpn put over memif with CPN_DPDK_FAULT_DROP 0.1%, 1%, 5%, as a
-#           fraction of the lossless figure.
+#           fraction of the lossless figure (the four interleaved in each
+#           repeat).
 #
 # Usage: bench/bench_dpdk.sh [memif|veth|loss|all] [REPEATS]
 #   MTU=1500 (default), 9000 or up to 64000 (veth: the veth's MTU too),
@@ -167,12 +168,27 @@ run_memif() {
         "$k" "$(ratio "$k" "$t")"
 }
 
+# Interleaved: each repeat runs lossless, 0.1%, 1% and 5% in turn, so a
+# slow spell of the machine (they come and go over seconds here) falls on
+# every figure alike instead of on one of them.
 run_loss() {
-    local base p v
-    base=$(for r in $(seq "$reps"); do cpn_put_memif "l0$r"; done | median)
-    printf 'LOSS lossless cpn put %s Gb/s\n' "$base"
-    for p in 0.001 0.01 0.05; do
-        v=$(for r in $(seq "$reps"); do CPN_DPDK_FAULT_DROP=$p cpn_put_memif "l$p$r"; done | median)
+    local ps=(0 0.001 0.01 0.05) r p v base
+    declare -A got
+    for r in $(seq "$reps"); do
+        for p in "${ps[@]}"; do
+            if [ "$p" = 0 ]; then
+                v=$(cpn_put_memif "l0$r")
+            else
+                v=$(CPN_DPDK_FAULT_DROP=$p cpn_put_memif "l$p$r")
+            fi
+            printf 'loss run %s drop %s: cpn put %s Gb/s\n' "$r" "$p" "${v:-0}"
+            got[$p]+="${v:-0} "
+        done
+    done
+    base=$(printf '%s\n' ${got[0]} | median)
+    printf 'LOSS lossless cpn put %s Gb/s (median of %s)\n' "$base" "$reps"
+    for p in "${ps[@]:1}"; do
+        v=$(printf '%s\n' ${got[$p]} | median)
         printf 'LOSS drop %s: cpn put %s Gb/s, fraction %s (target >= 0.7 at 0.01)\n' \
             "$p" "$v" "$(ratio "$v" "$base")"
     done
