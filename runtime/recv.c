@@ -820,7 +820,7 @@ static void offer_prefetch(const void *buf, size_t len)
 static void on_offer(cpn_peer_t *peer, const void *buf, size_t len)
 {
     cpn_site_t *site = peer->site;
-    cpn_wire_offer_iter_t it;
+    cpn_wire_iter_t it;
     cpn_wire_object_t wo;
     cpn_wire_offer_t off;
     cpn_wire_hdr_t hdr;

@@ -1192,7 +1192,7 @@ static void on_accept(cpn_task_t *task, const void *buf, size_t len)
 {
     cpn_wire_hdr_t hdr;
     cpn_wire_accept_t a;
-    cpn_wire_sink_iter_t sinks;
+    cpn_wire_iter_t sinks;
     cpn_status_t st;
     uint32_t i;
 

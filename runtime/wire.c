@@ -528,33 +528,50 @@ cpn_status_t cpn_wire_decode_offer(const void *buf, size_t len,
     return status;
 }
 
-void cpn_wire_offer_iter_init(const cpn_wire_offer_t *m,
-                              cpn_wire_offer_iter_t *it)
+/* Open @p r on the next record of @p it; 0 when none is left. */
+static int iter_open(const cpn_wire_iter_t *it, wire_rd_t *r)
+{
+    r->pos = it->pos;
+    r->end = it->end;
+    r->status = CPN_OK;
+    return it->left > 0;
+}
+
+/* Move @p it past the record @p r has just read. The decoder walked these
+ * bytes already; checking again costs little and keeps an iterator over a
+ * hand-made message in bounds. */
+static cpn_status_t iter_step(cpn_wire_iter_t *it, const wire_rd_t *r)
+{
+    if (r->status != CPN_OK) {
+        return CPN_ERR_CORRUPT;
+    }
+    it->pos = r->pos;
+    it->left--;
+    return CPN_OK;
+}
+
+void cpn_wire_offer_iter_init(const cpn_wire_offer_t *m, cpn_wire_iter_t *it)
 {
     it->pos  = m->objects_;
     it->end  = m->objects_ + m->objects_len_;
     it->left = m->nobjects;
 }
 
-cpn_status_t cpn_wire_offer_next(cpn_wire_offer_iter_t *it,
-                                 cpn_wire_object_t *obj)
+cpn_status_t cpn_wire_offer_next(cpn_wire_iter_t *it, cpn_wire_object_t *obj)
 {
-    wire_rd_t r = { .pos = it->pos, .end = it->end, .status = CPN_OK };
     cpn_wire_object_t o;
+    wire_rd_t r;
+    cpn_status_t status;
 
-    if (it->left == 0) {
+    if (!iter_open(it, &r)) {
         return CPN_ERR_NOT_FOUND;
     }
-    /* The decoder has walked these bytes already; checking again costs
-     * little and keeps an iterator over a hand-made offer in bounds. */
     rd_object(&r, &o);
-    if (r.status != CPN_OK) {
-        return CPN_ERR_CORRUPT;
+    status = iter_step(it, &r);
+    if (status == CPN_OK) {
+        *obj = o;
     }
-    it->pos = r.pos;
-    it->left--;
-    *obj = o;
-    return CPN_OK;
+    return status;
 }
 
 uint32_t cpn_wire_u32_at(const uint8_t *array, uint32_t i)
@@ -601,31 +618,28 @@ cpn_status_t cpn_wire_decode_accept(const void *buf, size_t len,
     return status;
 }
 
-void cpn_wire_sink_iter_init(const cpn_wire_accept_t *m,
-                             cpn_wire_sink_iter_t *it)
+void cpn_wire_sink_iter_init(const cpn_wire_accept_t *m, cpn_wire_iter_t *it)
 {
     it->pos = m->sinks_;
     it->end = m->sinks_ + m->sinks_len_;
     it->left = m->nsinks;
 }
 
-cpn_status_t cpn_wire_sink_next(cpn_wire_sink_iter_t *it,
-                                cpn_wire_sink_t *sink_p)
+cpn_status_t cpn_wire_sink_next(cpn_wire_iter_t *it, cpn_wire_sink_t *sink_p)
 {
-    wire_rd_t r = { .pos = it->pos, .end = it->end, .status = CPN_OK };
     cpn_wire_sink_t sink;
+    wire_rd_t r;
+    cpn_status_t status;
 
-    if (it->left == 0) {
+    if (!iter_open(it, &r)) {
         return CPN_ERR_NOT_FOUND;
     }
     rd_sink(&r, &sink);
-    if (r.status != CPN_OK) {
-        return CPN_ERR_CORRUPT;
+    status = iter_step(it, &r);
+    if (status == CPN_OK) {
+        *sink_p = sink;
     }
-    it->pos = r.pos;
-    it->left--;
-    *sink_p = sink;
-    return CPN_OK;
+    return status;
 }
 
 cpn_status_t cpn_wire_decode_grant(const void *buf, size_t len,

@@ -150,11 +150,12 @@ typedef struct cpn_wire_offer {
     size_t objects_len_;
 } cpn_wire_offer_t;
 
-/** Cursor over the objects of a decoded offer. */
-typedef struct cpn_wire_offer_iter {
+/** Cursor over the records of a decoded message: the objects of an OFFER
+ *  (cpn_wire_offer_next), the sinks of an ACCEPT (cpn_wire_sink_next). */
+typedef struct cpn_wire_iter {
     const uint8_t *pos, *end;
     uint32_t left;
-} cpn_wire_offer_iter_t;
+} cpn_wire_iter_t;
 
 /** One memory sink the receiver set up for an object. */
 typedef struct cpn_wire_sink {
@@ -162,12 +163,6 @@ typedef struct cpn_wire_sink {
     uint64_t addr;
     cpn_wire_str_t rkey;
 } cpn_wire_sink_t;
-
-/** Cursor over the sinks of a decoded ACCEPT. */
-typedef struct cpn_wire_sink_iter {
-    const uint8_t *pos, *end;
-    uint32_t left;
-} cpn_wire_sink_iter_t;
 
 typedef struct cpn_wire_accept {
     int32_t status;                 /* CPN_OK or why refused */
@@ -294,20 +289,20 @@ cpn_wire_have_entry_t cpn_wire_have_at(const cpn_wire_have_t *m, uint32_t i);
 cpn_status_t cpn_wire_decode_auth(const void *buf, size_t len, cpn_wire_hdr_t *hdr, cpn_wire_auth_t *m);
 
 /** Start iterating the objects of a decoded offer. */
-void cpn_wire_offer_iter_init(const cpn_wire_offer_t *m, cpn_wire_offer_iter_t *it);
+void cpn_wire_offer_iter_init(const cpn_wire_offer_t *m, cpn_wire_iter_t *it);
 /** Next object. @return CPN_OK, CPN_ERR_NOT_FOUND at the end
  *  (CPN_ERR_CORRUPT only for an offer that cpn_wire_decode_offer refused). */
-cpn_status_t cpn_wire_offer_next(cpn_wire_offer_iter_t *it, cpn_wire_object_t *obj);
+cpn_status_t cpn_wire_offer_next(cpn_wire_iter_t *it, cpn_wire_object_t *obj);
 
 /** Element @p i of a decoded u32 array (ACCEPT/GRANT slots); i < count. */
 uint32_t cpn_wire_u32_at(const uint8_t *array, uint32_t i);
 /** Start iterating the sinks of a decoded ACCEPT. */
-void cpn_wire_sink_iter_init(const cpn_wire_accept_t *m, cpn_wire_sink_iter_t *it);
+void cpn_wire_sink_iter_init(const cpn_wire_accept_t *m, cpn_wire_iter_t *it);
 /** Next sink, in the order they were encoded (one pass over all of them is
  *  linear: an ACCEPT of 10,000 sinks is read once, not 10,000 times).
  *  @return CPN_OK, CPN_ERR_NOT_FOUND at the end (CPN_ERR_CORRUPT only for
  *  an ACCEPT that cpn_wire_decode_accept refused). */
-cpn_status_t cpn_wire_sink_next(cpn_wire_sink_iter_t *it, cpn_wire_sink_t *sink);
+cpn_status_t cpn_wire_sink_next(cpn_wire_iter_t *it, cpn_wire_sink_t *sink);
 /** Digest @p i of a decoded COMMIT (i < nobjects). */
 cpn_digest_t cpn_wire_commit_digest(const cpn_wire_commit_t *m, uint32_t i);
 

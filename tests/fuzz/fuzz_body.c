@@ -31,7 +31,7 @@ static void same_bytes(const cpn_wire_buf_t *re, const uint8_t *buf,
 static void offer_check(const uint8_t *buf, size_t len)
 {
     cpn_wire_offer_t m;
-    cpn_wire_offer_iter_t it;
+    cpn_wire_iter_t it;
     cpn_wire_object_t obj;
     cpn_wire_hdr_t hdr;
     cpn_wire_buf_t re;
@@ -112,7 +112,7 @@ void cpn_fuzz_wire_one(const uint8_t *buf, size_t len)
     offer_check(buf, len);
     {
         cpn_wire_accept_t m;
-        cpn_wire_sink_iter_t sit;
+        cpn_wire_iter_t sit;
 
         if (cpn_wire_decode_accept(buf, len, &hdr, &m) == CPN_OK) {
             uint32_t *slots = malloc(((size_t)m.nslots + 1) * sizeof(*slots));

@@ -185,7 +185,7 @@ static cpn_status_t decode_check(unsigned type, const uint8_t *buf, size_t len)
     }
     case CPN_MSG_OFFER: {
         cpn_wire_offer_t m;
-        cpn_wire_offer_iter_t it;
+        cpn_wire_iter_t it;
         cpn_wire_object_t obj;
         uint64_t sum = 0;
         uint32_t n   = 0;
@@ -216,7 +216,7 @@ static cpn_status_t decode_check(unsigned type, const uint8_t *buf, size_t len)
     }
     case CPN_MSG_ACCEPT: {
         cpn_wire_accept_t m;
-        cpn_wire_sink_iter_t sit;
+        cpn_wire_iter_t sit;
         uint32_t *slots;
         cpn_wire_sink_t *sinks;
         uint32_t i;
@@ -868,7 +868,7 @@ Test(wire, offer_fields)
     cpn_wire_buf_t b;
     cpn_wire_hdr_t hdr;
     cpn_wire_offer_t m;
-    cpn_wire_offer_iter_t it;
+    cpn_wire_iter_t it;
     cpn_wire_object_t o;
     static const char data[] = "0123456789";
     cpn_wire_object_t in[3] = {
@@ -915,7 +915,7 @@ Test(wire, accept_grant_fields)
 {
     cpn_wire_buf_t b;
     cpn_wire_accept_t a;
-    cpn_wire_sink_iter_t sit;
+    cpn_wire_iter_t sit;
     cpn_wire_grant_t g;
     cpn_wire_sink_t s;
     uint32_t slots[] = { 0, 1, UINT32_MAX, 7 };
