@@ -92,6 +92,13 @@
  * long a peer that asked stays unpolled if its link never goes down. */
 #define CPN_DPDK_QUIESCE_WAIT_NS  500000000ull
 #define CPN_DPDK_QUIET_MAX_NS    2000000000ull
+/* cpn_dpdk_iface.quiesce, while cpn_dpdk_quiesce waits */
+enum {
+    CPN_DPDK_Q_NONE,
+    CPN_DPDK_Q_ASKED,      /* QUIESCE sent */
+    CPN_DPDK_Q_ANSWERED,   /* QUIESCED came */
+    CPN_DPDK_Q_DEFERRED,   /* the peer stops too, and goes first */
+};
 
 /* The transport's clock: every frame is stamped, every ack measured and
  * every timer checked against it, millions of times a second. Reading
@@ -451,10 +458,11 @@ struct cpn_dpdk_iface {
      * running there (net_memif, DPDK 22.11 memif_disconnect): see
      * cpn_dpdk_quiesce(). */
     int shared_rings;
-    int peer_speaks;         /* a cpn frame came in on the port */
+    int peer_speaks;         /* a cpn connection was opened on the port */
     int quiet;               /* the peer is stopping the port: no bursts */
     int quiet_down;          /* ... and its link has gone down since */
     uint64_t quiet_since, quiet_look;
+    int quiesce;             /* this side stopping the port: CPN_DPDK_Q_* */
     cpn_dpdk_stats_t st;
 };
 
@@ -1179,7 +1187,9 @@ static int cpn_dpdk_quiet_over(cpn_dpdk_iface_t *iface)
              iface->quiet_down ? "its link is up again"
                                : "the peer did not stop it after all");
     iface->quiet = 0;
-    iface->peer_speaks = 0;
+    if (iface->quiet_down) {
+        iface->peer_speaks = 0; /* a new peer process, not yet heard */
+    }
     return 1;
 }
 
@@ -1229,11 +1239,6 @@ static inline int cpn_dpdk_tx_blocked(const cpn_dpdk_iface_t *iface)
  * dropped and counted: DATA is then sent again by the timers. */
 static void cpn_dpdk_tx_queue(cpn_dpdk_iface_t *iface, struct rte_mbuf *m)
 {
-    if (cpn_unlikely(iface->quiet)) {
-        iface->st.tx_dropped++; /* the peer is gone: nobody would read it */
-        rte_pktmbuf_free(m);
-        return;
-    }
     if (iface->ntx > iface->txq_mask) {
         cpn_dpdk_tx_flush(iface);
         if (iface->ntx > iface->txq_mask) {
@@ -2272,6 +2277,7 @@ static void cpn_dpdk_on_syn(cpn_dpdk_iface_t *iface, const cpn_dpdk_hdr_t *h,
         }
         ep->incoming = 1;
         ep->state = CPN_DPDK_EP_OPEN;
+        iface->peer_speaks = 1;
         ep->peer_id = h->src_conn;
         ep->peer_ip = sip;
         ep->peer_port = sport;
@@ -2339,45 +2345,36 @@ static inline void cpn_dpdk_prefetch_hdrs(struct rte_mbuf *m)
     rte_prefetch0(p + RTE_CACHE_LINE_SIZE);
 }
 
-/* The type of @p m if it is a whole, intact port-level frame (QUIESCE or
- * QUIESCED, to the IPv4 broadcast address), else 0. */
-static unsigned cpn_dpdk_port_ctrl_type(struct rte_mbuf *m)
+/* A port-level frame (QUIESCE, QUIESCED) from the port's other end
+ * @p from, on ports whose peer's PMD unmaps the rings this side polls
+ * (memif); ignored on others.
+ *   QUIESCED: the peer answered the QUIESCE of cpn_dpdk_quiesce.
+ *   QUIESCE while this side stops the port too: the lower MAC gives way,
+ *     answers, and stops its port once the peer's is down.
+ *   QUIESCE otherwise: the peer is about to stop the port: answer, then
+ *     touch the rings no more until the link comes back
+ *     (cpn_dpdk_port_usable). */
+static void cpn_dpdk_on_port_ctrl(cpn_dpdk_iface_t *iface, unsigned type,
+                                  const struct rte_ether_addr *from)
 {
-    const struct rte_ether_hdr *eth =
-        rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
-    const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(eth + 1);
-    const struct rte_udp_hdr *udp = (const struct rte_udp_hdr *)(ip + 1);
-    cpn_dpdk_hdr_t *h = (cpn_dpdk_hdr_t *)(udp + 1);
-    uint32_t csum;
-    int ok;
-
-    if (m->nb_segs != 1 ||
-        m->data_len < CPN_DPDK_FRAME_HDRS + sizeof(*h) ||
-        eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) ||
-        ip->version_ihl != RTE_IPV4_VHL_DEF ||
-        ip->next_proto_id != IPPROTO_UDP ||
-        ip->dst_addr != INADDR_BROADCAST ||
-        rte_be_to_cpu_16(udp->dgram_len) != sizeof(*udp) + sizeof(*h) ||
-        h->magic != CPN_DPDK_MAGIC || h->version != CPN_DPDK_VERSION ||
-        h->len != 0 ||
-        (h->type != CPN_DPDK_T_QUIESCE && h->type != CPN_DPDK_T_QUIESCED)) {
-        return 0;
+    if (!iface->shared_rings) {
+        return;
     }
-    csum = h->csum;
-    h->csum = 0;
-    ok = (uint32_t)cpn_hash64(h, sizeof(*h)) == csum;
-    h->csum = csum;
-    return ok ? h->type : 0;
-}
-
-/* A port-level frame came in while the port is in use. QUIESCE: the peer
- * is about to stop the port, and its PMD will then unmap the rings this
- * side polls (memif): answer QUIESCED, then touch them no more until the
- * link comes back (cpn_dpdk_port_usable). Ignored on other ports, and a
- * QUIESCED that nobody waits for is too. */
-static void cpn_dpdk_on_port_ctrl(cpn_dpdk_iface_t *iface, unsigned type)
-{
-    if (!iface->shared_rings || type != CPN_DPDK_T_QUIESCE || iface->quiet) {
+    if (type == CPN_DPDK_T_QUIESCED) {
+        if (iface->quiesce == CPN_DPDK_Q_ASKED) {
+            iface->quiesce = CPN_DPDK_Q_ANSWERED;
+        }
+        return;
+    }
+    if (iface->quiesce == CPN_DPDK_Q_ASKED) {
+        if (memcmp(&iface->mac, from, sizeof(*from)) < 0) {
+            cpn_dpdk_send_port_ctrl(iface, CPN_DPDK_T_QUIESCED);
+            iface->st.quiesced++;
+            iface->quiesce = CPN_DPDK_Q_DEFERRED;
+        }
+        return;
+    }
+    if (iface->quiet || iface->quiesce != CPN_DPDK_Q_NONE) {
         return;
     }
     cpn_dpdk_send_port_ctrl(iface, CPN_DPDK_T_QUIESCED);
@@ -2409,14 +2406,18 @@ static void cpn_dpdk_await_link_down(cpn_dpdk_iface_t *iface, uint64_t start)
     } while (age(cpn_dpdk_now_ns(), start) < CPN_DPDK_QUIESCE_WAIT_NS);
 }
 
+static void cpn_dpdk_rx_one(cpn_dpdk_iface_t *iface, struct rte_mbuf *m,
+                            uint64_t now);
+
 /* Stopping a port whose peer's PMD unmaps the rings it polls (memif):
  * DPDK 22.11's memif does that from the peer's control thread, with no lock
  * against a burst running there, so a peer process still polling would
  * fault. Ask it to stop polling (QUIESCE) and wait for its answer
  * (QUIESCED), at most CPN_DPDK_QUIESCE_WAIT_NS; only when a cpn peer is
- * there (it spoke on the port) and the link is up. When the peer stops its
- * port at the same time (its QUIESCE crosses ours), the side with the
- * lower MAC answers and waits for the other to stop first. A peer process
+ * there (a connection was opened on the port) and the link is up. When the
+ * peer stops its port at the same time (its QUIESCE crosses ours), the
+ * side with the lower MAC answers and waits for the other to stop first
+ * (cpn_dpdk_on_port_ctrl). A peer process
  * that dies is beyond this: its PMD's disconnect still races with bursts
  * here. */
 static void cpn_dpdk_quiesce(cpn_dpdk_iface_t *iface)
@@ -2424,7 +2425,6 @@ static void cpn_dpdk_quiesce(cpn_dpdk_iface_t *iface)
     struct rte_mbuf *rx[CPN_DPDK_BURST];
     struct rte_eth_link link;
     uint64_t start, now;
-    int acked = 0, deferred = 0;
 
     if (!iface->shared_rings || !iface->port_started || iface->quiet ||
         !iface->peer_speaks) {
@@ -2436,38 +2436,25 @@ static void cpn_dpdk_quiesce(cpn_dpdk_iface_t *iface)
         return;
     }
     cpn_dpdk_send_port_ctrl(iface, CPN_DPDK_T_QUIESCE);
+    iface->quiesce = CPN_DPDK_Q_ASKED;
     start = now = cpn_dpdk_now_ns();
-    while (!acked && age(now, start) < CPN_DPDK_QUIESCE_WAIT_NS) {
+    /* The frames read meanwhile go the usual way (every endpoint is gone
+     * and the port no longer listens, so none reaches the runtime). */
+    while (iface->quiesce == CPN_DPDK_Q_ASKED &&
+           age(now, start) < CPN_DPDK_QUIESCE_WAIT_NS) {
         uint16_t n = rte_eth_rx_burst(iface->port, 0, rx, CPN_DPDK_BURST);
 
         for (uint16_t i = 0; i < n; i++) {
-            unsigned type = cpn_dpdk_port_ctrl_type(rx[i]);
-            struct rte_ether_addr from =
-                rte_pktmbuf_mtod(rx[i], struct rte_ether_hdr *)->src_addr;
-
-            rte_pktmbuf_free(rx[i]);
-            if (type == CPN_DPDK_T_QUIESCED) {
-                acked = 1;
-            } else if (type == CPN_DPDK_T_QUIESCE && !deferred &&
-                       memcmp(&iface->mac, &from, sizeof(from)) < 0) {
-                /* Both sides stop at once: the lower MAC gives way. It
-                 * answers, polls no more, and stops its port once the
-                 * peer's is down (the link says so; no ring is read). */
-                cpn_dpdk_send_port_ctrl(iface, CPN_DPDK_T_QUIESCED);
-                iface->st.quiesced++;
-                deferred = 1;
-            }
-        }
-        if (deferred) {
-            cpn_dpdk_await_link_down(iface, start);
-            return;
+            cpn_dpdk_rx_one(iface, rx[i], now);
         }
         if (n == 0) {
             rte_pause();
         }
         now = cpn_dpdk_now_ns();
     }
-    if (acked) {
+    if (iface->quiesce == CPN_DPDK_Q_DEFERRED) {
+        cpn_dpdk_await_link_down(iface, start);
+    } else if (iface->quiesce == CPN_DPDK_Q_ANSWERED) {
         iface->st.quiesce_acked++;
         cpn_debug("dpdk: site %s port %s: the peer stopped polling in %" PRIu64
                   " us; stopping the port", iface->site, iface->port_name,
@@ -2505,16 +2492,8 @@ static void cpn_dpdk_rx_one(cpn_dpdk_iface_t *iface, struct rte_mbuf *m,
     }
     ip = (const struct rte_ipv4_hdr *)(eth + 1);
     udp = (const struct rte_udp_hdr *)(ip + 1);
-    if (ip->dst_addr == INADDR_BROADCAST) {
-        unsigned type = cpn_dpdk_port_ctrl_type(m);
-
-        if (type == 0) {
-            goto not_ours;
-        }
-        cpn_dpdk_on_port_ctrl(iface, type);
-        goto drop;
-    }
-    if (ip->version_ihl != RTE_IPV4_VHL_DEF || ip->dst_addr != iface->ip ||
+    if (ip->version_ihl != RTE_IPV4_VHL_DEF ||
+        (ip->dst_addr != iface->ip && ip->dst_addr != INADDR_BROADCAST) ||
         ip->next_proto_id != IPPROTO_UDP) {
         goto not_ours;
     }
@@ -2547,7 +2526,15 @@ static void cpn_dpdk_rx_one(cpn_dpdk_iface_t *iface, struct rte_mbuf *m,
     if (h->version != CPN_DPDK_VERSION) {
         { bad_line = __LINE__; goto malformed; }
     }
-    iface->peer_speaks = 1;
+    if (cpn_unlikely(ip->dst_addr != iface->ip)) {
+        /* broadcast: port-level frames only */
+        if (h->len != 0 || (h->type != CPN_DPDK_T_QUIESCE &&
+                            h->type != CPN_DPDK_T_QUIESCED)) {
+            goto not_ours;
+        }
+        cpn_dpdk_on_port_ctrl(iface, h->type, &eth->src_addr);
+        goto drop;
+    }
     cpn_dpdk_neigh_set(iface, ip->src_addr, &eth->src_addr);
     if (h->type == CPN_DPDK_T_SYN) {
         if (h->len != 0) {
@@ -2575,6 +2562,7 @@ static void cpn_dpdk_rx_one(cpn_dpdk_iface_t *iface, struct rte_mbuf *m,
         }
         ep->peer_id = h->src_conn;
         ep->state = CPN_DPDK_EP_OPEN;
+        iface->peer_speaks = 1;
         ep->last_progress_ns = now;
         if (iface->super.handlers.connected != NULL) {
             iface->super.handlers.connected(iface->super.handlers.arg,
@@ -2807,6 +2795,7 @@ static void cpn_dpdk_close(cpn_tp_iface_t *tif)
         cpn_dpdk_ep_unlink(iface, ep);
     }
     cpn_dpdk_tx_drain(iface);
+    iface->listen_port = 0; /* no SYN is taken from here on */
     cpn_dpdk_quiesce(iface);
     cpn_info("dpdk: site %s port %s: tx %" PRIu64 " rx %" PRIu64
              " frames, %" PRIu64 " retransmitted (%" PRIu64 " on sacks, %"
