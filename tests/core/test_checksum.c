@@ -2,7 +2,8 @@
 /* Checksums: cpn_hash64/cpn_hash128 give XXH3's published answers, and the
  * object digest is XXH3-128 of its documented little-endian encoding, on
  * both its short (one-shot) and long (streaming) paths, and changes when a
- * chunk hash is swapped, removed or repeated. */
+ * chunk hash is swapped, removed or repeated; and every hash returns with
+ * the AVX state clean (x86-64). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -262,3 +263,56 @@ Test(checksum, hash_copy_copies_and_hashes_like_hash64)
     free(src);
     free(dst);
 }
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+
+/* XINUSE (XGETBV with ECX = 1), or 0 with *ok = 0 where the CPU cannot
+ * say. Its bit 2 is set while the upper halves of the YMM registers are
+ * dirty. */
+static uint64_t xinuse(int *ok)
+{
+    unsigned a, b, c, d, lo, hi;
+
+    *ok = 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE) ||
+        !(c & bit_AVX) || __get_cpuid_max(0, NULL) < 0xd) {
+        return 0;
+    }
+    __cpuid_count(0xd, 1, a, b, c, d);
+    if (!(a & (1u << 2))) {
+        return 0;
+    }
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(1));
+    *ok = 1;
+    return ((uint64_t)hi << 32) | lo;
+}
+
+/* The hashes return with the YMM uppers clean: libxxhash's AVX2 code does
+ * not clear them, and the legacy-SSE copies that follow (DPDK's) would
+ * stall on every frame. */
+Test(checksum, hashes_leave_no_dirty_avx_state)
+{
+    static uint8_t src[64 * 1024], dst[64 * 1024];
+    uint64_t hashes[100];
+    int ok;
+    size_t i;
+
+    memset(src, 0x5c, sizeof(src));
+    for (i = 0; i < 100; i++) {
+        hashes[i] = i * 0x9E3779B97F4A7C15ull;
+    }
+    (void)xinuse(&ok);
+    if (!ok) {
+        cr_skip_test("this CPU cannot report its AVX state (XGETBV 1)");
+    }
+    (void)cpn_hash64(src, sizeof(src));
+    cr_assert_eq(xinuse(&ok) & 4, 0, "YMM dirty after cpn_hash64");
+    (void)cpn_hash64_copy(dst, src, sizeof(src));
+    cr_assert_eq(xinuse(&ok) & 4, 0, "YMM dirty after cpn_hash64_copy");
+    (void)cpn_hash128(src, sizeof(src));
+    cr_assert_eq(xinuse(&ok) & 4, 0, "YMM dirty after cpn_hash128");
+    (void)cpn_object_digest(100ull << 20, 1u << 20, hashes, 100);
+    cr_assert_eq(xinuse(&ok) & 4, 0, "YMM dirty after cpn_object_digest");
+}
+#endif
