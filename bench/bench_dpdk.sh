@@ -19,8 +19,15 @@
 #   loss    cpn put over memif with CPN_DPDK_FAULT_DROP 0.1%, 1%, 5%, as a
 #           fraction of the lossless figure (the four interleaved in each
 #           repeat).
+#   cost    cpn's own CPU time per frame, sender and receiver together in
+#           one thread over a pair of net_ring ports (cpn-bench-dpdk-put
+#           --role loop): raw puts (every payload checksummed) and puts into
+#           a region marked verified (headers only), as tasks do. A
+#           diagnostic with no reference tool: none runs a transport's two
+#           ends in one thread. It follows what the memif and NIC figures
+#           hide under the PMD's copies and the host's noise.
 #
-# Usage: bench/bench_dpdk.sh [memif|veth|loss|all] [REPEATS]
+# Usage: bench/bench_dpdk.sh [memif|veth|loss|cost|all] [REPEATS]
 #   MTU=1500 (default), 9000 or up to 64000 (veth: the veth's MTU too),
 #   SECS=5 (testpmd/iperf3 seconds),
 #   PMD=af_packet|af_xdp (veth; AFP_ARGS: more af_packet devargs),
@@ -237,10 +244,29 @@ run_veth() {
         "$mtu" "$reps" "$i" "$c" "$(ratio "$c" "$i")"
 }
 
+# Both ends in one thread, pinned to one CPU; median ns per data frame.
+run_cost() {
+    local kind v raw=() ver=() r
+    for r in $(seq "$reps"); do
+        for kind in raw verified; do
+            v=$(CPN_DPDK_FILE_PREFIX=${tag}lp$r CPN_DPDK_LCORES='0@1' \
+                $putb --role loop --total "$mib" \
+                $([ $kind = verified ] && echo --verified) 2> "$dir/loop.log" |
+                awk '{print $2}')
+            printf 'cost mtu %s run %s %s: %s ns per frame\n' "$mtu" "$r" "$kind" "${v:-0}"
+            if [ $kind = raw ]; then raw+=("${v:-0}"); else ver+=("${v:-0}"); fi
+        done
+    done
+    printf 'COST mtu %s (median of %s): %s ns per frame, payload checksummed | %s ns per frame, into a verified region (both ends, one thread)\n' \
+        "$mtu" "$reps" "$(printf '%s\n' "${raw[@]}" | median)" \
+        "$(printf '%s\n' "${ver[@]}" | median)"
+}
+
 case "$what" in
 memif) run_memif ;;
 veth) run_veth ;;
 loss) run_loss ;;
-all) run_memif; run_veth; run_loss ;;
-*) echo "usage: bench_dpdk.sh [memif|veth|loss|all] [REPEATS]"; exit 2 ;;
+cost) run_cost ;;
+all) run_memif; run_veth; run_loss; run_cost ;;
+*) echo "usage: bench_dpdk.sh [memif|veth|loss|cost|all] [REPEATS]"; exit 2 ;;
 esac

@@ -9,10 +9,24 @@
  *   cpn-bench-dpdk-put --role server --listen IP:PORT
  *   cpn-bench-dpdk-put --role client --to IP:PORT [--total MiB]
  *                      [--chunk KiB] [--window N] [--json]
+ *   cpn-bench-dpdk-put --role loop [--total MiB] [--chunk KiB]
+ *                      [--window N] [--verified] [--json]
  *
- * The client prints "put_gbps X frames N retransmits R" (or JSON). */
+ * The client prints "put_gbps X frames N retransmits R" (or JSON).
+ *
+ * --role loop puts both ends in this process and thread, on a pair of
+ * net_ring ports joined to each other (unless CPN_DPDK_PORTS names two
+ * others): no NIC, no PMD copy, no second CPU, no cache lines crossing
+ * between cores. What is left is cpn's own work per frame, sender and
+ * receiver together, which it prints as "ns_per_frame X" (CPU time over
+ * data frames sent). On memif or a NIC that cost comes on top of the PMD's
+ * and the link's; this figure follows it alone, steadier than any
+ * two-process run on a shared host. --verified marks the region
+ * CPN_TP_MEM_VERIFIED, as a receiving site marks its task slots: frames
+ * into it carry a checksum over their headers only. */
 #include <getopt.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,13 +123,185 @@ static int split(const char *addr, char *host, size_t hlen, uint16_t *port)
     return cpn__tp_parse_addr(addr, host, hlen, port) == CPN_OK;
 }
 
+/* ---- --role loop: both ends in one thread -------------------------------- */
+
+static cpn_tp_ep_t *loop_rx_ep; /* the receiving end's endpoint */
+
+static void loop_accept(void *arg, cpn_tp_ep_t *ep)
+{
+    (void)arg;
+    loop_rx_ep = ep;
+}
+
+static void loop_connected(void *arg, cpn_tp_ep_t *ep, cpn_status_t status)
+{
+    (void)arg, (void)ep, (void)status;
+}
+
+static void loop_error(void *arg, cpn_tp_ep_t *ep, cpn_status_t status)
+{
+    (void)arg, (void)ep;
+    b.failed = 1;
+    b.err = status;
+}
+
+/* CPU time of this thread, in ns. */
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int run_loop(uint64_t total, size_t chunk, unsigned window,
+                    int verified, int json)
+{
+    cpn_tp_handlers_t rh = {loop_accept, loop_connected, on_recv, on_notify,
+                            loop_error, NULL};
+    cpn_tp_params_t tp = {.site_name = "loop-tx"};
+    cpn_tp_params_t rp = {.site_name = "loop-rx"};
+    cpn_tp_handlers_t th = {on_accept, on_connected, on_recv, on_notify,
+                            loop_error, NULL};
+    cpn_tp_iface_t *rx = NULL;
+    cpn_tp_mem_t *mem = NULL;
+    cpn_tp_rkey_t *rkey = NULL;
+    cpn_dpdk_stats_t s0, s1;
+    size_t rlen = 64u << 20, klen = sizeof(b.key);
+    uint8_t *region = NULL, *src = NULL;
+    uint64_t issued = 0, off = 0, t0, t1, c0, c1, deadline;
+    uint16_t port = 0;
+    double frames;
+    cpn_status_t st;
+    int rc = 1;
+
+    /* Two ring ports, each one's tx the other's rx; no hugepages needed. */
+    setenv("CPN_DPDK_PORTS",
+           "ring:cpnloop_a:cpnloop_b@10.77.9.1;"
+           "ring:cpnloop_b:cpnloop_a@10.77.9.2", 0);
+    setenv("CPN_DPDK_HUGE", "n", 0);
+    setenv("CPN_DPDK_MEM", "512M", 0);
+    if (chunk > rlen) {
+        fprintf(stderr, "cpn-bench-dpdk-put: --chunk is at most %zu KiB in "
+                        "loop mode (the region's size)\n", rlen >> 10);
+        return 2;
+    }
+    region = malloc(rlen);
+    src = malloc(chunk);
+    if (region == NULL || src == NULL) {
+        fprintf(stderr, "cpn-bench-dpdk-put: out of memory\n");
+        goto out;
+    }
+    memset(region, 0, rlen);
+    memset(src, 0x5c, chunk);
+    if ((st = b.ops->open(&tp, &th, &b.iface)) != CPN_OK ||
+        (st = b.ops->open(&rp, &rh, &rx)) != CPN_OK ||
+        (st = b.ops->listen(rx, "10.77.9.2", 0, &port)) != CPN_OK ||
+        (st = b.ops->connect(b.iface, "10.77.9.2", port, &b.ep)) != CPN_OK) {
+        fprintf(stderr, "cpn-bench-dpdk-put: loop set-up: %s\n",
+                cpn_status_str(st));
+        goto out;
+    }
+    deadline = cpn_deadline_ns(10000);
+    while ((!b.connected || loop_rx_ep == NULL) && !b.failed &&
+           cpn_time_ns() < deadline) {
+        b.ops->progress(b.iface);
+        b.ops->progress(rx);
+    }
+    if (!b.connected || loop_rx_ep == NULL) {
+        fprintf(stderr, "cpn-bench-dpdk-put: the two ring ports did not "
+                        "connect within 10 s: %s\n", cpn_status_str(b.err));
+        goto out;
+    }
+    if ((st = b.ops->mem_reg(rx, region, rlen, &mem)) != CPN_OK) {
+        fprintf(stderr, "cpn-bench-dpdk-put: mem_reg: %s\n",
+                cpn_status_str(st));
+        goto out;
+    }
+    if (verified) {
+        mem->flags |= CPN_TP_MEM_VERIFIED;
+    }
+    if ((st = b.ops->key_pack(mem, b.key, &klen)) != CPN_OK ||
+        (st = b.ops->key_unpack(b.ep, b.key, klen, &rkey)) != CPN_OK) {
+        fprintf(stderr, "cpn-bench-dpdk-put: key: %s\n", cpn_status_str(st));
+        goto out;
+    }
+    cpn__dpdk_stats(b.iface, &s0);
+    t0 = cpn_time_ns();
+    c0 = thread_cpu_ns();
+    while (b.completed < total && !b.failed) {
+        while (b.inflight < window && issued < total) {
+            size_t len = (size_t)CPN_MIN((uint64_t)chunk, total - issued);
+
+            if (off + len > rlen) {
+                off = 0;
+            }
+            st = b.ops->put(b.ep, src, len, NULL,
+                            (uint64_t)(uintptr_t)region + off, rkey, "n", 1,
+                            put_done, (void *)(uintptr_t)len);
+            if (st != CPN_INPROGRESS) {
+                b.failed = 1;
+                b.err = st;
+                break;
+            }
+            b.inflight++;
+            issued += len;
+            off += len;
+        }
+        b.ops->progress(b.iface);
+        b.ops->progress(rx);
+    }
+    c1 = thread_cpu_ns();
+    t1 = cpn_time_ns();
+    cpn__dpdk_stats(b.iface, &s1);
+    if (b.failed) {
+        fprintf(stderr, "cpn-bench-dpdk-put: loop put failed: %s\n",
+                cpn_status_str(b.err));
+        goto out;
+    }
+    frames = (double)(s1.tx_frames - s0.tx_frames);
+    if (json) {
+        printf("{\"ns_per_frame\":%.1f,\"wall_ns_per_frame\":%.1f,"
+               "\"put_gbps\":%.4f,\"bytes\":%llu,\"frames\":%.0f,"
+               "\"retransmits\":%llu,\"verified\":%s}\n",
+               (double)(c1 - c0) / frames, (double)(t1 - t0) / frames,
+               (double)b.completed * 8 / (double)(t1 - t0),
+               (unsigned long long)b.completed, frames,
+               (unsigned long long)(s1.retransmits - s0.retransmits),
+               verified ? "true" : "false");
+    } else {
+        printf("ns_per_frame %.1f wall_ns_per_frame %.1f put_gbps %.4f "
+               "frames %.0f retransmits %llu\n",
+               (double)(c1 - c0) / frames, (double)(t1 - t0) / frames,
+               (double)b.completed * 8 / (double)(t1 - t0), frames,
+               (unsigned long long)(s1.retransmits - s0.retransmits));
+    }
+    rc = 0;
+out:
+    if (rkey != NULL) {
+        b.ops->key_release(rkey);
+    }
+    if (mem != NULL) {
+        b.ops->mem_dereg(mem);
+    }
+    if (rx != NULL) {
+        b.ops->close(rx);
+    }
+    if (b.iface != NULL) {
+        b.ops->close(b.iface);
+    }
+    free(region);
+    free(src);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     const char *role = NULL, *listen = NULL, *to = NULL;
     uint64_t total = 1024ull << 20;
     size_t chunk = 1 << 20;
     unsigned window = 8;
-    int json = 0;
+    int json = 0, verified = 0;
     cpn_tp_handlers_t h = {on_accept, on_connected, on_recv, on_notify,
                            on_error, NULL};
     cpn_tp_params_t p = {.site_name = "bench"};
@@ -127,6 +313,7 @@ int main(int argc, char **argv)
         {"chunk", required_argument, NULL, 'c'},
         {"window", required_argument, NULL, 'w'},
         {"json", no_argument, NULL, 'j'},
+        {"verified", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     char host[64];
@@ -134,7 +321,7 @@ int main(int argc, char **argv)
     cpn_status_t st;
     int c;
 
-    while ((c = getopt_long(argc, argv, "r:l:t:T:c:w:j", longopts, NULL)) !=
+    while ((c = getopt_long(argc, argv, "r:l:t:T:c:w:jV", longopts, NULL)) !=
            -1) {
         switch (c) {
         case 'r': role = optarg; break;
@@ -144,23 +331,30 @@ int main(int argc, char **argv)
         case 'c': chunk = strtoull(optarg, NULL, 10) << 10; break;
         case 'w': window = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'j': json = 1; break;
+        case 'V': verified = 1; break;
         default:
             fprintf(stderr, "usage: see the comment at the top of "
                             "bench/bench_dpdk_put.c\n");
             return 2;
         }
     }
-    if (role == NULL || (strcmp(role, "server") == 0 && listen == NULL) ||
+    if (role == NULL ||
+        (strcmp(role, "server") != 0 && strcmp(role, "client") != 0 &&
+         strcmp(role, "loop") != 0) ||
+        (strcmp(role, "server") == 0 && listen == NULL) ||
         (strcmp(role, "client") == 0 && to == NULL) || chunk == 0 ||
         window == 0) {
         fprintf(stderr, "cpn-bench-dpdk-put: --role server --listen IP:PORT "
-                        "| --role client --to IP:PORT\n");
+                        "| --role client --to IP:PORT | --role loop\n");
         return 2;
     }
     b.ops = cpn__tp_find("dpdk");
     if (b.ops == NULL) {
         fprintf(stderr, "cpn-bench-dpdk-put: dpdk transport not built\n");
         return 77;
+    }
+    if (strcmp(role, "loop") == 0) {
+        return run_loop(total, chunk, window, verified, json);
     }
     st = b.ops->open(&p, &h, &b.iface);
     if (st != CPN_OK) {
