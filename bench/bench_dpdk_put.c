@@ -123,6 +123,43 @@ static int split(const char *addr, char *host, size_t hlen, uint16_t *port)
     return cpn__tp_parse_addr(addr, host, hlen, port) == CPN_OK;
 }
 
+/* Stream puts of @p chunk bytes from @p src into the peer's region at
+ * @p base (@p rlen bytes, written round and round), @p window of them in
+ * flight, until @p total bytes completed or one failed (b.failed). Each
+ * turn progresses this side, and @p other too when not NULL (the receiving
+ * end, in loop mode). */
+static void stream_puts(cpn_tp_rkey_t *rkey, uint64_t base, size_t rlen,
+                        const uint8_t *src, size_t chunk, uint64_t total,
+                        unsigned window, cpn_tp_iface_t *other)
+{
+    uint64_t issued = 0, off = 0;
+    cpn_status_t st;
+
+    while (b.completed < total && !b.failed) {
+        while (b.inflight < window && issued < total) {
+            size_t len = (size_t)CPN_MIN((uint64_t)chunk, total - issued);
+
+            if (off + len > rlen) {
+                off = 0;
+            }
+            st = b.ops->put(b.ep, src, len, NULL, base + off, rkey, "n", 1,
+                            put_done, (void *)(uintptr_t)len);
+            if (st != CPN_INPROGRESS) {
+                b.failed = 1;
+                b.err = st;
+                return;
+            }
+            b.inflight++;
+            issued += len;
+            off += len;
+        }
+        b.ops->progress(b.iface);
+        if (other != NULL) {
+            b.ops->progress(other);
+        }
+    }
+}
+
 /* ---- --role loop: both ends in one thread -------------------------------- */
 
 static cpn_tp_ep_t *loop_rx_ep; /* the receiving end's endpoint */
@@ -169,7 +206,7 @@ static int run_loop(uint64_t total, size_t chunk, unsigned window,
     cpn_dpdk_stats_t s0, s1;
     size_t rlen = 64u << 20, klen = sizeof(b.key);
     uint8_t *region = NULL, *src = NULL;
-    uint64_t issued = 0, off = 0, t0, t1, c0, c1, deadline;
+    uint64_t t0, t1, c0, c1, deadline;
     uint16_t port = 0;
     double frames;
     cpn_status_t st;
@@ -229,28 +266,8 @@ static int run_loop(uint64_t total, size_t chunk, unsigned window,
     cpn__dpdk_stats(b.iface, &s0);
     t0 = cpn_time_ns();
     c0 = thread_cpu_ns();
-    while (b.completed < total && !b.failed) {
-        while (b.inflight < window && issued < total) {
-            size_t len = (size_t)CPN_MIN((uint64_t)chunk, total - issued);
-
-            if (off + len > rlen) {
-                off = 0;
-            }
-            st = b.ops->put(b.ep, src, len, NULL,
-                            (uint64_t)(uintptr_t)region + off, rkey, "n", 1,
-                            put_done, (void *)(uintptr_t)len);
-            if (st != CPN_INPROGRESS) {
-                b.failed = 1;
-                b.err = st;
-                break;
-            }
-            b.inflight++;
-            issued += len;
-            off += len;
-        }
-        b.ops->progress(b.iface);
-        b.ops->progress(rx);
-    }
+    stream_puts(rkey, (uint64_t)(uintptr_t)region, rlen, src, chunk, total,
+                window, rx);
     c1 = thread_cpu_ns();
     t1 = cpn_time_ns();
     cpn__dpdk_stats(b.iface, &s1);
@@ -410,7 +427,7 @@ int main(int argc, char **argv)
     {
         uint8_t *src = malloc(chunk);
         cpn_tp_rkey_t *rkey;
-        uint64_t issued = 0, t0, t1, off = 0;
+        uint64_t t0, t1;
         cpn_dpdk_stats_t s;
         double gbps;
         uint64_t deadline = cpn_deadline_ns(30000);
@@ -442,28 +459,8 @@ int main(int argc, char **argv)
             memcpy(&k, b.key, sizeof(k));
             base = k.addr;
             t0 = cpn_time_ns();
-            while ((b.completed < total) && !b.failed) {
-                while (b.inflight < window && issued < total) {
-                    size_t len = (size_t)CPN_MIN((uint64_t)chunk,
-                                                 total - issued);
-
-                    if (off + len > (64u << 20)) {
-                        off = 0;
-                    }
-                    st = b.ops->put(b.ep, src, len, NULL, base + off, rkey,
-                                    "n", 1, put_done,
-                                    (void *)(uintptr_t)len);
-                    if (st != CPN_INPROGRESS) {
-                        b.failed = 1;
-                        b.err = st;
-                        break;
-                    }
-                    b.inflight++;
-                    issued += len;
-                    off += len;
-                }
-                b.ops->progress(b.iface);
-            }
+            stream_puts(rkey, base, 64u << 20, src, chunk, total, window,
+                        NULL);
             t1 = cpn_time_ns();
         }
         b.ops->send(b.ep, "D", 1, send_done, NULL);
