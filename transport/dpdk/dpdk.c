@@ -73,6 +73,8 @@
 #include "core/log.h"
 
 #define CPN_DPDK_BURST      32
+/* An ep->ooo entry whose PUT payload is already in its region. */
+#define CPN_DPDK_OOO_WRITTEN ((struct rte_mbuf *)(uintptr_t)1)
 #define CPN_DPDK_MAX_PORTS  16
 #define CPN_DPDK_MAX_EPS    1024
 #define CPN_DPDK_MAX_NEIGH  64
@@ -396,7 +398,8 @@ struct cpn_dpdk_ep {
     int rto_rest;            /* frames the timeout did not resend yet */
     /* receiver */
     uint32_t rcv_nxt;
-    struct rte_mbuf **ooo;   /* [window] held out-of-order DATA frames */
+    struct rte_mbuf **ooo;   /* [window] out-of-order DATA frames: held,
+                              * or CPN_DPDK_OOO_WRITTEN */
     uint32_t nooo;
     uint64_t ts_echo;
     uint64_t ts_echo_at;     /* when that frame was read (progress start) */
@@ -1564,7 +1567,9 @@ static void cpn_dpdk_ep_release_rx(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep)
 {
     for (uint32_t i = 0; i < iface->window; i++) {
         if (ep->ooo[i] != NULL) {
-            rte_pktmbuf_free(ep->ooo[i]);
+            if (ep->ooo[i] != CPN_DPDK_OOO_WRITTEN) {
+                rte_pktmbuf_free(ep->ooo[i]);
+            }
             ep->ooo[i] = NULL;
         }
     }
@@ -2201,7 +2206,15 @@ static int cpn_dpdk_seg_ok(cpn_dpdk_iface_t *iface, const cpn_dpdk_seg_t *seg,
     }
 }
 
-/* A checked DATA frame; it is freed here or held. */
+/* A checked DATA frame; it is freed here or held.
+ *
+ * A PUT segment that comes out of order is written into its region at
+ * once, and only its place in the sequence is kept (CPN_DPDK_OOO_WRITTEN);
+ * SEND and NOTIFY segments wait for the hole before them, so a notify
+ * still comes after every byte of its put. Holding every frame behind a
+ * hole kept up to a window of mbufs out of the pool while the hole was
+ * resent. As over UCX, two puts to the same bytes land in no set order
+ * unless the second starts after the first completed. */
 static void cpn_dpdk_on_data(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
                              struct rte_mbuf *m)
 {
@@ -2224,6 +2237,14 @@ static void cpn_dpdk_on_data(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
     ep->ts_echo = h->ts;
     ep->ts_echo_at = iface->rx_now;
     if (seq != ep->rcv_nxt) {
+        const cpn_dpdk_seg_t *seg = (const cpn_dpdk_seg_t *)(h + 1);
+
+        if (seg->op == CPN_DPDK_OP_PUT) {
+            (void)cpn_dpdk_deliver(iface, ep, seg, (const uint8_t *)(seg + 1),
+                                   h->len - (uint32_t)sizeof(*seg));
+            rte_pktmbuf_free(m);
+            m = CPN_DPDK_OOO_WRITTEN;
+        }
         ep->ooo[seq & mask] = m;
         ep->nooo++;
         iface->st.ooo_rx++;
@@ -2231,16 +2252,18 @@ static void cpn_dpdk_on_data(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
     }
     /* In order: deliver it and whatever it unblocks. */
     for (;;) {
-        const cpn_dpdk_hdr_t *hh = cpn_dpdk_hdr_of(m);
-        const cpn_dpdk_seg_t *seg = (const cpn_dpdk_seg_t *)(hh + 1);
-        int gone;
-
         ep->rcv_nxt++;
-        gone = cpn_dpdk_deliver(iface, ep, seg, (const uint8_t *)(seg + 1),
-                                hh->len - (uint32_t)sizeof(*seg));
-        rte_pktmbuf_free(m);
-        if (gone) {
-            return;
+        if (m != CPN_DPDK_OOO_WRITTEN) {
+            const cpn_dpdk_hdr_t *hh = cpn_dpdk_hdr_of(m);
+            const cpn_dpdk_seg_t *seg = (const cpn_dpdk_seg_t *)(hh + 1);
+            int gone;
+
+            gone = cpn_dpdk_deliver(iface, ep, seg, (const uint8_t *)(seg + 1),
+                                    hh->len - (uint32_t)sizeof(*seg));
+            rte_pktmbuf_free(m);
+            if (gone) {
+                return;
+            }
         }
         m = ep->ooo[ep->rcv_nxt & mask];
         if (m == NULL) {
