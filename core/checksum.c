@@ -27,32 +27,26 @@
  * 1440-byte SSE copy took 233-251 ns here against 58 + 57 ns apart, and
  * 114 ns with a vzeroupper between them. So every call into the
  * dispatched functions is followed by one, where the CPU has AVX (the
- * instruction faults without it). */
-static int cpn_avx_state = -1; /* -1: not asked yet; 0: no AVX; 1: AVX */
+ * instruction faults without it; probed once when the library loads). */
+static int cpn_avx; /* the CPU and the OS have AVX: set once, at load */
 
-static int cpn_avx_usable(void)
+/* CPUID says AVX, and the OS saves YMM state (XCR0 bits 1 and 2). */
+__attribute__((constructor)) static void cpn_avx_probe(void)
 {
     unsigned a, b, c, d, lo, hi;
 
     if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE) ||
         !(c & bit_AVX)) {
-        return 0;
+        return;
     }
-    /* The OS saves YMM state (XCR0 bits 1 and 2): else AVX faults. */
     __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
     (void)hi;
-    return (lo & 6u) == 6u;
+    cpn_avx = (lo & 6u) == 6u;
 }
 
 static inline void cpn_avx_clean(void)
 {
-    int st = __atomic_load_n(&cpn_avx_state, __ATOMIC_RELAXED);
-
-    if (cpn_unlikely(st < 0)) {
-        st = cpn_avx_usable();
-        __atomic_store_n(&cpn_avx_state, st, __ATOMIC_RELAXED);
-    }
-    if (st > 0) {
+    if (cpn_avx) {
         __asm__ volatile("vzeroupper");
     }
 }
