@@ -2069,7 +2069,9 @@ static cpn_dpdk_mem_t *cpn_dpdk_mem_by_id(cpn_dpdk_iface_t *iface,
     return id < iface->nmem ? iface->mem[id] : NULL;
 }
 
-/* Deliver one in-order DATA segment. @return 0, or -1 when @p ep closed. */
+/* Deliver one DATA segment: in order, or a PUT out of order (see
+ * cpn_dpdk_on_data). @return 0, or -1 when @p ep closed (a callback of a
+ * SEND or NOTIFY closed it; a PUT runs none). */
 static int cpn_dpdk_deliver(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
                             const cpn_dpdk_seg_t *seg, const uint8_t *data,
                             uint32_t len)
@@ -2206,6 +2208,20 @@ static int cpn_dpdk_seg_ok(cpn_dpdk_iface_t *iface, const cpn_dpdk_seg_t *seg,
     }
 }
 
+/* Deliver the segment DATA frame @p m carries and free @p m. @return as
+ * cpn_dpdk_deliver. */
+static int cpn_dpdk_deliver_frame(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
+                                  struct rte_mbuf *m)
+{
+    const cpn_dpdk_hdr_t *h = cpn_dpdk_hdr_of(m);
+    const cpn_dpdk_seg_t *seg = (const cpn_dpdk_seg_t *)(h + 1);
+    int gone = cpn_dpdk_deliver(iface, ep, seg, (const uint8_t *)(seg + 1),
+                                h->len - (uint32_t)sizeof(*seg));
+
+    rte_pktmbuf_free(m);
+    return gone;
+}
+
 /* A checked DATA frame; it is freed here or held.
  *
  * A PUT segment that comes out of order is written into its region at
@@ -2237,12 +2253,8 @@ static void cpn_dpdk_on_data(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
     ep->ts_echo = h->ts;
     ep->ts_echo_at = iface->rx_now;
     if (seq != ep->rcv_nxt) {
-        const cpn_dpdk_seg_t *seg = (const cpn_dpdk_seg_t *)(h + 1);
-
-        if (seg->op == CPN_DPDK_OP_PUT) {
-            (void)cpn_dpdk_deliver(iface, ep, seg, (const uint8_t *)(seg + 1),
-                                   h->len - (uint32_t)sizeof(*seg));
-            rte_pktmbuf_free(m);
+        if (((const cpn_dpdk_seg_t *)(h + 1))->op == CPN_DPDK_OP_PUT) {
+            (void)cpn_dpdk_deliver_frame(iface, ep, m); /* no callback */
             m = CPN_DPDK_OOO_WRITTEN;
         }
         ep->ooo[seq & mask] = m;
@@ -2253,17 +2265,8 @@ static void cpn_dpdk_on_data(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
     /* In order: deliver it and whatever it unblocks. */
     for (;;) {
         ep->rcv_nxt++;
-        if (m != CPN_DPDK_OOO_WRITTEN) {
-            const cpn_dpdk_hdr_t *hh = cpn_dpdk_hdr_of(m);
-            const cpn_dpdk_seg_t *seg = (const cpn_dpdk_seg_t *)(hh + 1);
-            int gone;
-
-            gone = cpn_dpdk_deliver(iface, ep, seg, (const uint8_t *)(seg + 1),
-                                    hh->len - (uint32_t)sizeof(*seg));
-            rte_pktmbuf_free(m);
-            if (gone) {
-                return;
-            }
+        if (m != CPN_DPDK_OOO_WRITTEN && cpn_dpdk_deliver_frame(iface, ep, m)) {
+            return;
         }
         m = ep->ooo[ep->rcv_nxt & mask];
         if (m == NULL) {
