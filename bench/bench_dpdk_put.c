@@ -35,6 +35,9 @@
 #include "transport/dpdk/dpdk_int.h"
 #include "transport/transport.h"
 
+/* The server's (or loop receiver's) region, written round and round. */
+#define REGION_LEN (64u << 20)
+
 typedef struct bench {
     const cpn_transport_ops_t *ops;
     cpn_tp_iface_t *iface;
@@ -204,7 +207,7 @@ static int run_loop(uint64_t total, size_t chunk, unsigned window,
     cpn_tp_mem_t *mem = NULL;
     cpn_tp_rkey_t *rkey = NULL;
     cpn_dpdk_stats_t s0, s1;
-    size_t rlen = 64u << 20, klen = sizeof(b.key);
+    size_t rlen = REGION_LEN, klen = sizeof(b.key);
     uint8_t *region = NULL, *src = NULL;
     uint64_t t0, t1, c0, c1, deadline;
     uint16_t port = 0;
@@ -380,7 +383,7 @@ int main(int argc, char **argv)
     }
 
     if (strcmp(role, "server") == 0) {
-        size_t rlen = 64u << 20;
+        size_t rlen = REGION_LEN;
         uint8_t *region = malloc(rlen);
         cpn_tp_mem_t *mem;
         uint8_t msg[CPN_TP_RKEY_MAX + 1];
@@ -459,7 +462,7 @@ int main(int argc, char **argv)
             memcpy(&k, b.key, sizeof(k));
             base = k.addr;
             t0 = cpn_time_ns();
-            stream_puts(rkey, base, 64u << 20, src, chunk, total, window,
+            stream_puts(rkey, base, REGION_LEN, src, chunk, total, window,
                         NULL);
             t1 = cpn_time_ns();
         }

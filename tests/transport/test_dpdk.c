@@ -525,14 +525,24 @@ static void reseal_hdr(cpn_dpdk_hdr_t *h)
     h->csum = (uint32_t)cpn_hash64(h, sizeof(*h) + sizeof(cpn_dpdk_seg_t));
 }
 
-/* Forge variants of A's first put frame, ahead of the real one. */
-static int forge_hook(struct rte_mbuf *m)
+/* The segment header of @p m when it is a PUT DATA frame with at least
+ * @p payload bytes of payload, else NULL (what the hooks below act on). */
+static cpn_dpdk_seg_t *put_seg_of(struct rte_mbuf *m, size_t payload)
 {
     cpn_dpdk_hdr_t *h = rte_pktmbuf_mtod_offset(m, cpn_dpdk_hdr_t *, HDRS);
     cpn_dpdk_seg_t *seg = (cpn_dpdk_seg_t *)(h + 1);
 
-    if (forged || m->data_len < HDRS + sizeof(*h) + sizeof(*seg) ||
+    if (m->data_len < HDRS + sizeof(*h) + sizeof(*seg) + payload ||
         h->type != CPN_DPDK_T_DATA || seg->op != CPN_DPDK_OP_PUT) {
+        return NULL;
+    }
+    return seg;
+}
+
+/* Forge variants of A's first put frame, ahead of the real one. */
+static int forge_hook(struct rte_mbuf *m)
+{
+    if (forged || put_seg_of(m, 0) == NULL) {
         return 1;
     }
     forged = 1;
@@ -621,10 +631,9 @@ static int flip_header; /* flip a header byte instead of a payload byte */
 static int flip_hook(struct rte_mbuf *m)
 {
     cpn_dpdk_hdr_t *h = rte_pktmbuf_mtod_offset(m, cpn_dpdk_hdr_t *, HDRS);
-    cpn_dpdk_seg_t *seg = (cpn_dpdk_seg_t *)(h + 1);
+    cpn_dpdk_seg_t *seg = put_seg_of(m, 16);
 
-    if (flipped || m->data_len < HDRS + sizeof(*h) + sizeof(*seg) + 16 ||
-        h->type != CPN_DPDK_T_DATA || seg->op != CPN_DPDK_OP_PUT) {
+    if (flipped || seg == NULL) {
         return 1;
     }
     flipped = 1;
@@ -774,11 +783,7 @@ static int dropped_first; /* the first DATA frame of the put was dropped */
 
 static int drop_first_put_hook(struct rte_mbuf *m)
 {
-    cpn_dpdk_hdr_t *h = rte_pktmbuf_mtod_offset(m, cpn_dpdk_hdr_t *, HDRS);
-    cpn_dpdk_seg_t *seg = (cpn_dpdk_seg_t *)(h + 1);
-
-    if (dropped_first || m->data_len < HDRS + sizeof(*h) + sizeof(*seg) ||
-        h->type != CPN_DPDK_T_DATA || seg->op != CPN_DPDK_OP_PUT) {
+    if (dropped_first || put_seg_of(m, 0) == NULL) {
         return 1;
     }
     dropped_first = 1;
