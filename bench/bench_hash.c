@@ -10,10 +10,20 @@
  * hashing threads (CPN_SITE_HASH_THREADS). Each is timed over --size MiB
  * of memory in --chunk pieces, from memory written once before (not from
  * cache), into a destination as large as the source, --runs times; the
- * median is printed with its ratio to memcpy's median. A benchmark, not a
- * test: exit 0 when every measurement ran, 2 on a usage error. */
+ * median is printed with its ratio to memcpy's median.
+ *
+ * With two CPUs or more it also times the two ways a delivery between two
+ * sites of one host can share the work on two threads, as the ceiling of
+ * that delivery on this host: a pipeline (one thread copies and hashes
+ * each chunk, as a sender into mapped memory does, the other reads it
+ * again to verify it, as the receiver does) and a balanced split (each
+ * thread copies and hashes half the chunks and verifies the other's).
+ * A benchmark, not a test: exit 0 when every measurement ran, 1 when one
+ * could not, 2 on a usage error. */
 #include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +35,10 @@
 #include "core/hashpool.h"
 
 #define MIB (1024.0 * 1024.0)
+
+/* ucx_perftest's message in cpn-bench-ucx-task: glibc copies pieces this
+ * large with streaming stores, 1 MiB chunks with plain ones. */
+#define BIG_PIECE ((size_t)256 << 20)
 
 typedef struct opts {
     size_t size;
@@ -115,6 +129,110 @@ static double pass_pool(const opts_t *o, cpn_hpool_t *pool, int fused)
     return (double)o->size / (double)(cpn_time_ns() - t0);
 }
 
+/* Two threads over the buffer (see the top of the file). */
+typedef struct duo {
+    const opts_t *o;
+    size_t nchunks;
+    int balanced;
+    atomic_uchar *copied;   /* per chunk: copied and hashed */
+    uint64_t *hash;         /* per chunk: the copier's hash */
+    atomic_size_t bad;      /* chunks whose verification differed */
+} duo_t;
+
+typedef struct duo_arg {
+    duo_t *d;
+    unsigned me;            /* 0: the owner thread, 1: the other */
+} duo_arg_t;
+
+static size_t duo_len(const duo_t *d, size_t i)
+{
+    size_t off = i * d->o->chunk;
+
+    return d->o->size - off < d->o->chunk ? d->o->size - off : d->o->chunk;
+}
+
+static void duo_copy(duo_t *d, size_t i)
+{
+    size_t off = i * d->o->chunk;
+
+    d->hash[i] = cpn_hash64_copy(dst + off, src + off, duo_len(d, i));
+    atomic_store_explicit(&d->copied[i], 1, memory_order_release);
+}
+
+static void duo_verify(duo_t *d, size_t i)
+{
+    while (!atomic_load_explicit(&d->copied[i], memory_order_acquire)) {
+        __builtin_ia32_pause();
+    }
+    if (cpn_hash64(dst + i * d->o->chunk, duo_len(d, i)) != d->hash[i]) {
+        atomic_fetch_add(&d->bad, 1);
+    }
+}
+
+/* Pipeline: thread 0 copies every chunk in order, thread 1 verifies each.
+ * Balanced: thread k copies the chunks i with i % 2 == k, each followed
+ * by the other thread's chunk before it. */
+static void *duo_main(void *arg)
+{
+    duo_arg_t *a = arg;
+    duo_t *d = a->d;
+    size_t i;
+
+    if (!d->balanced) {
+        for (i = 0; i < d->nchunks; i++) {
+            if (a->me == 0) {
+                duo_copy(d, i);
+            } else {
+                duo_verify(d, i);
+            }
+        }
+        return NULL;
+    }
+    for (i = a->me; i < d->nchunks; i += 2) {
+        duo_copy(d, i);
+        if (i > 0) {
+            duo_verify(d, i - 1);
+        }
+    }
+    if (d->nchunks > 0 && a->me == d->nchunks % 2) {
+        duo_verify(d, d->nchunks - 1); /* the other thread copied it last */
+    }
+    return NULL;
+}
+
+/* One pass of two threads: GB/s, or -1 when the second cannot start or a
+ * verification failed (the copy is then broken, not slow). */
+static double pass_duo(const opts_t *o, int balanced)
+{
+    duo_t d = {.o = o, .balanced = balanced};
+    duo_arg_t a0 = {&d, 0}, a1 = {&d, 1};
+    pthread_t t;
+    uint64_t t0;
+    double gbps;
+
+    d.nchunks = (o->size + o->chunk - 1) / o->chunk;
+    d.copied = calloc(d.nchunks, sizeof(*d.copied));
+    d.hash = calloc(d.nchunks, sizeof(*d.hash));
+    if (d.copied == NULL || d.hash == NULL) {
+        free(d.copied);
+        free(d.hash);
+        return -1;
+    }
+    atomic_init(&d.bad, 0);
+    t0 = cpn_time_ns();
+    if (pthread_create(&t, NULL, duo_main, &a1) != 0) {
+        free(d.copied);
+        free(d.hash);
+        return -1;
+    }
+    duo_main(&a0);
+    pthread_join(t, NULL);
+    gbps = (double)o->size / (double)(cpn_time_ns() - t0);
+    free(d.copied);
+    free(d.hash);
+    return atomic_load(&d.bad) == 0 ? gbps : -1;
+}
+
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -187,6 +305,16 @@ int main(int argc, char **argv)
     ref = median(v, o.runs);
     printf("  %-40s %8.2f %10s\n", "memcpy (glibc), one thread [reference]",
            ref, "1.00");
+    if (o.size >= 2 * BIG_PIECE) {
+        opts_t big = o;
+
+        big.chunk = BIG_PIECE;
+        for (r = 0; r < o.runs; r++) {
+            v[r] = pass_inline(&big, K_MEMCPY);
+        }
+        printf("  %-40s %8.2f %10.2f\n", "memcpy in 256 MiB pieces (put_bw's)",
+               median(v, o.runs), median(v, o.runs) / ref);
+    }
     for (r = 0; r < o.runs; r++) {
         v[r] = pass_inline(&o, K_HASH);
     }
@@ -217,6 +345,21 @@ int main(int argc, char **argv)
                    median(v, o.runs) / ref);
         }
         cpn_hpool_destroy(pool);
+    }
+    for (t = 0; ncpu >= 2 && t <= 1; t++) {
+        for (r = 0; r < o.runs; r++) {
+            v[r] = pass_duo(&o, (int)t);
+            if (v[r] < 0) {
+                fprintf(stderr, "cpn-bench-hash: the two-thread pass failed "
+                        "(no thread, no memory, or a chunk verified wrong)\n");
+                free(v);
+                return 1;
+            }
+        }
+        printf("  %-40s %8.2f %10.2f\n",
+               t ? "balanced: copy half, verify other half"
+                 : "pipeline: copy + hash, verify on 2nd",
+               median(v, o.runs), median(v, o.runs) / ref);
     }
     free(v);
     return 0;
