@@ -10,6 +10,7 @@
 #include "core/checksum.h"
 
 #include "core/compiler.h"
+#include "core/copy.h"
 
 #include <string.h>
 #include <xxhash.h>
@@ -82,33 +83,6 @@ uint64_t cpn_hash64(const void *data, size_t len)
  * against 7-8, with streaming stores reaching 12 alone). */
 #define CPN_HASH_COPY_BLOCK (4u * 1024u)
 
-#if defined(__x86_64__)
-#include <emmintrin.h>
-
-/* Copy a block whose destination is not read again here: streaming
- * (non-temporal) stores skip reading each destination line into the cache
- * first, which is a third of the memory traffic of a plain copy into cold
- * memory. @p d must be 16-byte aligned, @p n a multiple of 64. */
-static void cpn_copy_stream(uint8_t *d, const uint8_t *s, size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n; i += 64) {
-        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-        __m128i b =
-            _mm_loadu_si128((const __m128i *)(const void *)(s + i + 16));
-        __m128i c =
-            _mm_loadu_si128((const __m128i *)(const void *)(s + i + 32));
-        __m128i e =
-            _mm_loadu_si128((const __m128i *)(const void *)(s + i + 48));
-
-        _mm_stream_si128((__m128i *)(void *)(d + i), a);
-        _mm_stream_si128((__m128i *)(void *)(d + i + 16), b);
-        _mm_stream_si128((__m128i *)(void *)(d + i + 32), c);
-        _mm_stream_si128((__m128i *)(void *)(d + i + 48), e);
-    }
-}
-#endif
 
 uint64_t cpn_hash64_copy(void *dst, const void *src, size_t len)
 {
@@ -141,9 +115,9 @@ uint64_t cpn_hash64_copy(void *dst, const void *src, size_t len)
             }
             XXH3_64bits_update(&state, s + off, n);
             cpn_avx_clean();
-            cpn_copy_stream(d + off, s + off, n);
+            cpn_copy_stream_lines(d + off, s + off, n);
         }
-        _mm_sfence(); /* streaming stores are weakly ordered: publish them */
+        cpn_copy_publish(); /* streaming stores are weakly ordered */
     }
 #endif
     for (; off < len; off += n) {

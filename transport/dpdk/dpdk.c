@@ -69,6 +69,7 @@
 #include "core/checksum.h"
 #include "core/clock.h"
 #include "core/compiler.h"
+#include "core/copy.h"
 #include "core/config.h"
 #include "core/log.h"
 
@@ -82,6 +83,11 @@
                              sizeof(struct rte_ipv4_hdr) +                    \
                              sizeof(struct rte_udp_hdr))
 #define CPN_DPDK_CPN_HDRS   (sizeof(cpn_dpdk_hdr_t) + sizeof(cpn_dpdk_seg_t))
+/* A cache line; segments carry whole ones (see seg_max). */
+#define CPN_DPDK_LINE 64u
+/* PUT payloads at least this long land in regions their owner does not
+ * check (see cpn_dpdk_land) with streaming stores. */
+#define CPN_DPDK_STREAM_MIN 256u
 /* The largest IP MTU: a frame, its CRC, af_packet's 512 bytes of slack and
  * the headroom must fit one mbuf, whose data room is 16 bits. */
 #define CPN_DPDK_MTU_MAX                                                      \
@@ -464,6 +470,7 @@ struct cpn_dpdk_iface {
     int peer_speaks;         /* a cpn connection was opened on the port */
     int quiet;               /* the peer is stopping the port: no bursts */
     int quiet_down;          /* ... and its link has gone down since */
+    int streamed;            /* streaming stores not yet published */
     uint64_t quiet_since, quiet_look;
     int quiesce;             /* this side stopping the port: CPN_DPDK_Q_* */
     cpn_dpdk_stats_t st;
@@ -990,6 +997,13 @@ static cpn_status_t cpn_dpdk_port_start(cpn_dpdk_iface_t *iface)
     iface->seg_max = iface->mtu - (uint32_t)(sizeof(struct rte_ipv4_hdr) +
                                              sizeof(struct rte_udp_hdr) +
                                              CPN_DPDK_CPN_HDRS);
+    /* Whole 64-byte lines per segment, so that a put's frames land in
+     * whole lines of a line-aligned region, as streaming stores want (see
+     * cpn_dpdk_land): 1.5% of a 1500-byte frame's payload, 0.4% of a
+     * 9000-byte one. */
+    if (iface->seg_max >= 2 * CPN_DPDK_LINE) {
+        iface->seg_max &= ~(CPN_DPDK_LINE - 1);
+    }
     /* Some PMDs (af_packet) want a whole default 2 KiB buffer per frame. */
     room = CPN_MAX(iface->mtu + RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN + 512,
                    (unsigned)RTE_MBUF_DEFAULT_DATAROOM);
@@ -2069,6 +2083,37 @@ static cpn_dpdk_mem_t *cpn_dpdk_mem_by_id(cpn_dpdk_iface_t *iface,
     return id < iface->nmem ? iface->mem[id] : NULL;
 }
 
+/* Copy a PUT's payload into its region. Into a region whose owner checks
+ * what lands (CPN_TP_MEM_VERIFIED: the runtime's slots and sinks, hashed
+ * when the chunk completes), plain stores, so that the hash finds the
+ * chunk in the cache. Into any other region, streaming stores: nothing
+ * here reads it again, and they skip reading each destination line into
+ * the cache first; a 1364-byte payload took 68-75 ns so against 104-134
+ * with rte_memcpy, an 8832-byte one 350-410 against 750-800 (one thread
+ * over a 64 MiB region). Published before anything is told of them. */
+static inline void cpn_dpdk_land(cpn_dpdk_iface_t *iface,
+                                 const cpn_dpdk_mem_t *mem, void *dst,
+                                 const uint8_t *data, uint32_t len)
+{
+    if (len >= CPN_DPDK_STREAM_MIN &&
+        !(mem->super.flags & CPN_TP_MEM_VERIFIED)) {
+        cpn_copy_stream(dst, data, len);
+        iface->streamed = 1;
+    } else {
+        rte_memcpy(dst, data, len);
+    }
+}
+
+/* Streaming stores of cpn_dpdk_land made visible to every CPU: before a
+ * handler runs, and before progress returns. */
+static inline void cpn_dpdk_publish(cpn_dpdk_iface_t *iface)
+{
+    if (iface->streamed) {
+        cpn_copy_publish();
+        iface->streamed = 0;
+    }
+}
+
 /* Deliver one DATA segment: in order, or a PUT out of order (see
  * cpn_dpdk_on_data). @return 0, or -1 when @p ep closed (a callback of a
  * SEND or NOTIFY closed it; a PUT runs none). */
@@ -2085,6 +2130,7 @@ static int cpn_dpdk_deliver(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
             /* Whole message in one frame: straight from the mbuf. */
             free(ep->msg);
             ep->msg = NULL;
+            cpn_dpdk_publish(iface);
             hd->recv(hd->arg, &ep->super, data, len);
             break;
         }
@@ -2119,6 +2165,7 @@ static int cpn_dpdk_deliver(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
             uint8_t *msg = ep->msg;
 
             ep->msg = NULL;
+            cpn_dpdk_publish(iface);
             hd->recv(hd->arg, &ep->super, msg, ep->msg_len);
             free(msg);
         }
@@ -2137,7 +2184,7 @@ static int cpn_dpdk_deliver(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
             iface->st.bad_range++;
             break;
         }
-        rte_memcpy((void *)(uintptr_t)seg->off, data, len);
+        cpn_dpdk_land(iface, mem, (void *)(uintptr_t)seg->off, data, len);
         break;
     }
     case CPN_DPDK_OP_NOTIFY:
@@ -2145,6 +2192,7 @@ static int cpn_dpdk_deliver(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
             iface->st.malformed++;
             break;
         }
+        cpn_dpdk_publish(iface);
         hd->put_notify(hd->arg, &ep->super, data, len);
         break;
     default:
@@ -2918,6 +2966,7 @@ static unsigned cpn_dpdk_progress(cpn_tp_iface_t *tif)
     }
     cpn_dpdk_tx_flush(iface);
     cpn_dpdk_reap(iface);
+    cpn_dpdk_publish(iface);
     iface->in_progress = 0;
     return events;
 }
