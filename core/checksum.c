@@ -129,6 +129,47 @@ uint64_t cpn_hash64_copy(void *dst, const void *src, size_t len)
     return XXH3_64bits_digest(&state);
 }
 
+struct cpn_hash_state {
+    XXH3_state_t xxh;
+};
+
+cpn_hash_state_t *cpn_hash64_state_new(void)
+{
+    /* XXH3_createState aligns the state as XXH3's vector code needs */
+    cpn_hash_state_t *st = (cpn_hash_state_t *)(void *)XXH3_createState();
+
+    if (st != NULL) {
+        cpn_hash64_reset(st);
+    }
+    return st;
+}
+
+void cpn_hash64_state_free(cpn_hash_state_t *st)
+{
+    if (st != NULL) {
+        XXH3_freeState(&st->xxh);
+    }
+}
+
+void cpn_hash64_reset(cpn_hash_state_t *st)
+{
+    XXH3_64bits_reset(&st->xxh);
+}
+
+void cpn_hash64_update(cpn_hash_state_t *st, const void *data, size_t len)
+{
+    XXH3_64bits_update(&st->xxh, data, len);
+    cpn_avx_clean();
+}
+
+uint64_t cpn_hash64_digest(const cpn_hash_state_t *st)
+{
+    uint64_t h = XXH3_64bits_digest(&st->xxh);
+
+    cpn_avx_clean();
+    return h;
+}
+
 static cpn_digest_t cpn_digest_from_xxh(XXH128_hash_t h)
 {
     cpn_digest_t d = {.hi = h.high64, .lo = h.low64};

@@ -29,6 +29,26 @@ uint64_t cpn_hash64(const void *data, size_t len);
  */
 uint64_t cpn_hash64_copy(void *dst, const void *src, size_t len);
 
+/** An XXH3-64 hash taken in pieces (seed 0): after cpn_hash64_reset(), the
+ *  digest of updates with the pieces of some bytes in order equals
+ *  cpn_hash64() of them. Opaque; one thread at a time. */
+typedef struct cpn_hash_state cpn_hash_state_t;
+
+/** A new state (aligned as XXH3 wants), reset; NULL when out of memory. */
+cpn_hash_state_t *cpn_hash64_state_new(void);
+
+/** Free @p st (NULL is fine). */
+void cpn_hash64_state_free(cpn_hash_state_t *st);
+
+/** Start over: nothing hashed. */
+void cpn_hash64_reset(cpn_hash_state_t *st);
+
+/** Add the next @p len bytes at @p data (NULL if @p len is 0). */
+void cpn_hash64_update(cpn_hash_state_t *st, const void *data, size_t len);
+
+/** The hash of everything added since the reset; @p st may go on. */
+uint64_t cpn_hash64_digest(const cpn_hash_state_t *st);
+
 /** XXH3-128 of @p len bytes, seed 0 (hi = its high64, lo = its low64).
  *  Thread-safe. */
 cpn_digest_t cpn_hash128(const void *data, size_t len);
