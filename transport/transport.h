@@ -47,7 +47,8 @@ typedef struct cpn_tp_handlers {
     /** A message arrived. @p data is valid only during the call. */
     void (*recv)(void *arg, cpn_tp_ep_t *ep, const void *data, size_t len);
     /** A put's notify arrived; the put's bytes are visible. Valid only
-     *  during the call. */
+     *  during the call. @p ep->landed may say what the backend hashed of
+     *  the put as it copied it in. */
     void (*put_notify)(void *arg, cpn_tp_ep_t *ep, const void *notify,
                        size_t len);
     /** The endpoint failed (peer gone, path down); close it. */
@@ -61,11 +62,28 @@ struct cpn_tp_iface {
     cpn_tp_handlers_t handlers;
 };
 
+/**
+ * What a backend that copies a put's payload into the region itself (DPDK)
+ * learnt of the put whose notify it is delivering: the XXH3-64 (seed 0,
+ * cpn_hash64) of the bytes it wrote at [addr, addr + len), taken from the
+ * very bytes it stored, in order, as it wrote them. So a handler that
+ * would hash those bytes again to check them may compare this instead,
+ * without reading the region. Set only during put_notify, only for puts
+ * into CPN_TP_MEM_VERIFIED regions whose every byte the backend copied in
+ * order; len 0 otherwise.
+ */
+typedef struct cpn_tp_landed {
+    uint64_t addr;
+    uint64_t len;
+    uint64_t hash;
+} cpn_tp_landed_t;
+
 /** Base of every backend's endpoint object. */
 struct cpn_tp_ep {
     cpn_tp_iface_t *iface;
     void *user;               /**< the runtime's pointer (its peer) */
     char peer_addr[64];       /**< "HOST:PORT" of the other side */
+    cpn_tp_landed_t landed;   /**< during put_notify (see above) */
 };
 
 /** Base of a registered memory region. */
@@ -86,6 +104,14 @@ struct cpn_tp_mem {
  * receiving side refuses payload-unchecked frames into other regions.
  */
 #define CPN_TP_MEM_VERIFIED (1u << 0)
+
+/**
+ * cpn_tp_mem.flags: a staging area whose owner reads what lands at once
+ * (the runtime's slots, written out to files as each chunk completes), so
+ * a backend that copies payloads in itself keeps them in the cache rather
+ * than stream them past it. A hint; set by the owner before key_pack.
+ */
+#define CPN_TP_MEM_STAGING (1u << 1)
 
 /** Base of an unpacked remote key, bound to one endpoint. */
 struct cpn_tp_rkey {

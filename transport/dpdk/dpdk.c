@@ -412,6 +412,11 @@ struct cpn_dpdk_ep {
     int ack_due;
     uint8_t *msg;            /* message being reassembled */
     uint64_t msg_len, msg_got;
+    /* the put landing in order, hashed as it is copied (cpn_tp_landed_t):
+     * from lh_start up to lh_next so far, while lh_on */
+    cpn_hash_state_t *lh;
+    uint64_t lh_start, lh_next;
+    int lh_on;
     uint32_t fin_seq;
     int fin_got;
 };
@@ -1614,6 +1619,7 @@ static void cpn_dpdk_reap(cpn_dpdk_iface_t *iface)
 
     while ((ep = iface->zombies) != NULL) {
         iface->zombies = ep->next_zombie;
+        cpn_hash64_state_free(ep->lh);
         free(ep->slot);
         free(ep->ooo);
         free(ep);
@@ -1681,6 +1687,9 @@ static void cpn_dpdk_tx_slot(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
         rte_memcpy(seg + 1, op->buf + s->off, s->len);
         if (op->hdr_csum && !ep->csum_all) {
             ((cpn_dpdk_hdr_t *)p - 1)->flags |= CPN_DPDK_F_HDR_CSUM;
+        }
+        if (s->off == 0) {
+            ((cpn_dpdk_hdr_t *)p - 1)->flags |= CPN_DPDK_F_PUT_FIRST;
         }
     } else {
         seg->total = op->notify_len;
@@ -2083,25 +2092,60 @@ static cpn_dpdk_mem_t *cpn_dpdk_mem_by_id(cpn_dpdk_iface_t *iface,
     return id < iface->nmem ? iface->mem[id] : NULL;
 }
 
-/* Copy a PUT's payload into its region. Into a region whose owner checks
- * what lands (CPN_TP_MEM_VERIFIED: the runtime's slots and sinks, hashed
- * when the chunk completes), plain stores, so that the hash finds the
- * chunk in the cache. Into any other region, streaming stores: nothing
- * here reads it again, and they skip reading each destination line into
- * the cache first; a 1364-byte payload took 68-75 ns so against 104-134
- * with rte_memcpy, an 8832-byte one 350-410 against 750-800 (one thread
- * over a 64 MiB region). Published before anything is told of them. */
+/* Copy a PUT's payload into its region: with streaming stores where
+ * nothing reads it again soon, which skip reading each destination line
+ * into the cache first (a 1344-byte payload took 67-75 ns so against
+ * 104-134 with rte_memcpy, an 8832-byte one 350-410 against 750-800, one
+ * thread over a 64 MiB region): a region nobody checks, and one whose
+ * owner checks what lands (CPN_TP_MEM_VERIFIED) when the put is hashed
+ * here as it lands (@p hashed, cpn_tp_landed_t) unless the owner reads it
+ * at once anyway (CPN_TP_MEM_STAGING: slots written out to files). Plain
+ * stores otherwise, so that the owner's hash finds the chunk in the
+ * cache. Published before anything is told of them. */
 static inline void cpn_dpdk_land(cpn_dpdk_iface_t *iface,
                                  const cpn_dpdk_mem_t *mem, void *dst,
-                                 const uint8_t *data, uint32_t len)
+                                 const uint8_t *data, uint32_t len,
+                                 int hashed)
 {
+    unsigned f = mem->super.flags;
+
     if (len >= CPN_DPDK_STREAM_MIN &&
-        !(mem->super.flags & CPN_TP_MEM_VERIFIED)) {
+        (!(f & CPN_TP_MEM_VERIFIED) ||
+         (hashed && !(f & CPN_TP_MEM_STAGING)))) {
         cpn_copy_stream(dst, data, len);
         iface->streamed = 1;
     } else {
         rte_memcpy(dst, data, len);
     }
+}
+
+/* Hash a PUT segment delivered in order into its put's running hash, when
+ * the put is into a region its owner checks and every segment of it so
+ * far came here in order: a first segment (CPN_DPDK_F_PUT_FIRST) starts
+ * one, any other must follow the last. @return 1 when hashed. */
+static int cpn_dpdk_hash_landing(cpn_dpdk_ep_t *ep, const cpn_dpdk_mem_t *mem,
+                                 const cpn_dpdk_seg_t *seg, const uint8_t *data,
+                                 uint32_t len, unsigned flags)
+{
+    if (!(mem->super.flags & CPN_TP_MEM_VERIFIED)) {
+        ep->lh_on = 0;
+        return 0;
+    }
+    if (flags & CPN_DPDK_F_PUT_FIRST) {
+        if (ep->lh == NULL && (ep->lh = cpn_hash64_state_new()) == NULL) {
+            return 0; /* out of memory: the owner hashes it itself */
+        }
+        cpn_hash64_reset(ep->lh);
+        ep->lh_start = ep->lh_next = seg->off;
+        ep->lh_on = 1;
+    }
+    if (!ep->lh_on || seg->off != ep->lh_next) {
+        ep->lh_on = 0;
+        return 0;
+    }
+    cpn_hash64_update(ep->lh, data, len);
+    ep->lh_next += len;
+    return 1;
 }
 
 /* Streaming stores of cpn_dpdk_land made visible to every CPU: before a
@@ -2114,12 +2158,13 @@ static inline void cpn_dpdk_publish(cpn_dpdk_iface_t *iface)
     }
 }
 
-/* Deliver one DATA segment: in order, or a PUT out of order (see
- * cpn_dpdk_on_data). @return 0, or -1 when @p ep closed (a callback of a
- * SEND or NOTIFY closed it; a PUT runs none). */
+/* Deliver one DATA segment: in order (@p in_order), or a PUT out of order
+ * (see cpn_dpdk_on_data); @p flags are its frame's. @return 0, or -1 when
+ * @p ep closed (a callback of a SEND or NOTIFY closed it; a PUT runs
+ * none). */
 static int cpn_dpdk_deliver(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
                             const cpn_dpdk_seg_t *seg, const uint8_t *data,
-                            uint32_t len)
+                            uint32_t len, unsigned flags, int in_order)
 {
     const cpn_tp_handlers_t *hd = &iface->super.handlers;
 
@@ -2184,7 +2229,9 @@ static int cpn_dpdk_deliver(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
             iface->st.bad_range++;
             break;
         }
-        cpn_dpdk_land(iface, mem, (void *)(uintptr_t)seg->off, data, len);
+        cpn_dpdk_land(iface, mem, (void *)(uintptr_t)seg->off, data, len,
+                      in_order &&
+                          cpn_dpdk_hash_landing(ep, mem, seg, data, len, flags));
         break;
     }
     case CPN_DPDK_OP_NOTIFY:
@@ -2192,8 +2239,15 @@ static int cpn_dpdk_deliver(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
             iface->st.malformed++;
             break;
         }
+        if (ep->lh_on) {
+            ep->super.landed.addr = ep->lh_start;
+            ep->super.landed.len = ep->lh_next - ep->lh_start;
+            ep->super.landed.hash = cpn_hash64_digest(ep->lh);
+            ep->lh_on = 0;
+        }
         cpn_dpdk_publish(iface);
         hd->put_notify(hd->arg, &ep->super, data, len);
+        memset(&ep->super.landed, 0, sizeof(ep->super.landed));
         break;
     default:
         iface->st.malformed++;
@@ -2259,12 +2313,13 @@ static int cpn_dpdk_seg_ok(cpn_dpdk_iface_t *iface, const cpn_dpdk_seg_t *seg,
 /* Deliver the segment DATA frame @p m carries and free @p m. @return as
  * cpn_dpdk_deliver. */
 static int cpn_dpdk_deliver_frame(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
-                                  struct rte_mbuf *m)
+                                  struct rte_mbuf *m, int in_order)
 {
     const cpn_dpdk_hdr_t *h = cpn_dpdk_hdr_of(m);
     const cpn_dpdk_seg_t *seg = (const cpn_dpdk_seg_t *)(h + 1);
     int gone = cpn_dpdk_deliver(iface, ep, seg, (const uint8_t *)(seg + 1),
-                                h->len - (uint32_t)sizeof(*seg));
+                                h->len - (uint32_t)sizeof(*seg), h->flags,
+                                in_order);
 
     rte_pktmbuf_free(m);
     return gone;
@@ -2302,7 +2357,7 @@ static void cpn_dpdk_on_data(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
     ep->ts_echo_at = iface->rx_now;
     if (seq != ep->rcv_nxt) {
         if (((const cpn_dpdk_seg_t *)(h + 1))->op == CPN_DPDK_OP_PUT) {
-            (void)cpn_dpdk_deliver_frame(iface, ep, m); /* no callback */
+            (void)cpn_dpdk_deliver_frame(iface, ep, m, 0); /* no callback */
             m = CPN_DPDK_OOO_WRITTEN;
         }
         ep->ooo[seq & mask] = m;
@@ -2313,7 +2368,9 @@ static void cpn_dpdk_on_data(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
     /* In order: deliver it and whatever it unblocks. */
     for (;;) {
         ep->rcv_nxt++;
-        if (m != CPN_DPDK_OOO_WRITTEN && cpn_dpdk_deliver_frame(iface, ep, m)) {
+        if (m == CPN_DPDK_OOO_WRITTEN) {
+            ep->lh_on = 0; /* its bytes were not hashed in order */
+        } else if (cpn_dpdk_deliver_frame(iface, ep, m, 1)) {
             return;
         }
         m = ep->ooo[ep->rcv_nxt & mask];

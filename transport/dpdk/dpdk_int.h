@@ -55,6 +55,10 @@ enum cpn_dpdk_segop {
  *  frame, so the path corrupts frames after any CRC, or it has
  *  CPN_DPDK_CSUM_ALL=y): its peer does so from then on. */
 #define CPN_DPDK_F_CSUM_ALL 0x4
+/** Flag: the first segment of a put (its bytes start at the segment's
+ *  address), so a receiver that hashes each put as it lands (see
+ *  cpn_tp_landed_t) knows where one ends and the next begins. */
+#define CPN_DPDK_F_PUT_FIRST 0x8
 /** flags bits 8-31: microseconds the sender of this frame held the ack it
  *  carries, from reading the DATA frame ts_echo names to stamping this one
  *  (its own processing: landing a chunk, being descheduled), so the peer's
