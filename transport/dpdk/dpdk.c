@@ -85,8 +85,8 @@
 #define CPN_DPDK_CPN_HDRS   (sizeof(cpn_dpdk_hdr_t) + sizeof(cpn_dpdk_seg_t))
 /* A cache line; segments carry whole ones (see seg_max). */
 #define CPN_DPDK_LINE 64u
-/* PUT payloads at least this long land in regions their owner does not
- * check (see cpn_dpdk_land) with streaming stores. */
+/* PUT payloads shorter than this land with plain stores wherever they go
+ * (see cpn_dpdk_land). */
 #define CPN_DPDK_STREAM_MIN 256u
 /* The largest IP MTU: a frame, its CRC, af_packet's 512 bytes of slack and
  * the headroom must fit one mbuf, whose data room is 16 bits. */
