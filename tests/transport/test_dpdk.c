@@ -865,7 +865,9 @@ Test(dpdk, put_frames_behind_a_hole_land_at_once, .init = connect_pair,
 static cpn_tp_landed_t put_landed(size_t len, size_t off, int verified,
                                   int drop_first)
 {
-    uint8_t *src = malloc(len), *region = aligned_alloc(64, len + off + 64);
+    /* (aligned_alloc wants a multiple of the alignment) */
+    uint8_t *src = malloc(len),
+            *region = aligned_alloc(64, (len + off + 64 + 63) / 64 * 64);
     cpn_tp_mem_t *mem;
     cpn_tp_rkey_t *rkey;
     uint8_t key[CPN_TP_RKEY_MAX];
