@@ -87,9 +87,10 @@ static void on_recv(void *arg, cpn_tp_ep_t *ep, const void *data, size_t len)
     }
 }
 
-static void on_notify(void *arg, cpn_tp_ep_t *ep, const void *n, size_t len)
+static void on_notify(void *arg, cpn_tp_ep_t *ep, const void *n, size_t len,
+                      const cpn_tp_landed_t *landed)
 {
-    (void)arg, (void)ep, (void)n, (void)len;
+    (void)arg, (void)ep, (void)n, (void)len, (void)landed;
 }
 
 static void on_error(void *arg, cpn_tp_ep_t *ep, cpn_status_t status)

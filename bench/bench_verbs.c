@@ -49,9 +49,10 @@ static void on_recv(void *arg, cpn_tp_ep_t *ep, const void *d, size_t len)
     (void)arg, (void)ep, (void)d, (void)len;
 }
 
-static void on_notify(void *arg, cpn_tp_ep_t *ep, const void *n, size_t len)
+static void on_notify(void *arg, cpn_tp_ep_t *ep, const void *n, size_t len,
+                      const cpn_tp_landed_t *landed)
 {
-    (void)ep, (void)n, (void)len;
+    (void)ep, (void)n, (void)len, (void)landed;
     ((side_t *)arg)->nnotify++;
 }
 

@@ -1142,22 +1142,21 @@ static void fault_corrupt(cpn_site_t *site, uint8_t *data, uint32_t len)
 }
 
 /* The hash of a chunk that landed at @p data: the one the transport took
- * as it copied the put in, when it did so for exactly these bytes
- * (cpn_tp_landed_t: DPDK), else read here. Not under CPN_SITE_FAULT_CORRUPT,
- * which flips a byte in the region after the transport hashed it. */
-static uint64_t chunk_hash(const cpn_peer_t *peer, const cpn_site_t *site,
+ * as it copied the put in (@p l, DPDK), when it covers exactly these bytes,
+ * else read here. Not under CPN_SITE_FAULT_CORRUPT, which flips a byte in
+ * the region after the transport hashed it. */
+static uint64_t chunk_hash(const cpn_tp_landed_t *l, const cpn_site_t *site,
                            const uint8_t *data, uint32_t len)
 {
-    const cpn_tp_landed_t *l = &peer->ep->landed;
-
-    if (l->len == len && l->addr == (uint64_t)(uintptr_t)data && len > 0 &&
+    if (l != NULL && l->len == len && l->addr == (uint64_t)(uintptr_t)data &&
         site->p_corrupt == 0) {
         return l->hash;
     }
     return cpn_hash64(data, len);
 }
 
-void cpn__recv_on_chunk(cpn_peer_t *peer, const void *buf, size_t len)
+void cpn__recv_on_chunk(cpn_peer_t *peer, const void *buf, size_t len,
+                        const cpn_tp_landed_t *landed)
 {
     cpn_site_t *site = peer->site;
     cpn_wire_chunk_t c;
@@ -1216,7 +1215,7 @@ void cpn__recv_on_chunk(cpn_peer_t *peer, const void *buf, size_t len)
     if (cpn_unlikely(site->p_corrupt > 0)) {
         fault_corrupt(site, (uint8_t *)(uintptr_t)data, c.len);
     }
-    if (chunk_hash(peer, site, data, c.len) != c.hash) {
+    if (chunk_hash(landed, site, data, c.len) != c.hash) {
         cpn_wire_nack_t n;
         cpn_msg_t *m;
 

@@ -461,13 +461,13 @@ static void h_recv(void *arg, cpn_tp_ep_t *ep, const void *data, size_t len)
 }
 
 static void h_put_notify(void *arg, cpn_tp_ep_t *ep, const void *data,
-                         size_t len)
+                         size_t len, const cpn_tp_landed_t *landed)
 {
     cpn_peer_t *peer = ep->user;
 
     (void)arg;
     if (peer != NULL && peer->state == CPN_PEER_READY) {
-        cpn__recv_on_chunk(peer, data, len);
+        cpn__recv_on_chunk(peer, data, len, landed);
     }
 }
 

@@ -333,7 +333,8 @@ void cpn__pool_close(cpn_site_t *site);
 cpn_status_t cpn__land_prepare(cpn_site_t *site);
 void cpn__recv_on_msg(cpn_peer_t *peer, const cpn_wire_hdr_t *hdr,
                       const void *buf, size_t len);
-void cpn__recv_on_chunk(cpn_peer_t *peer, const void *buf, size_t len);
+void cpn__recv_on_chunk(cpn_peer_t *peer, const void *buf, size_t len,
+                        const cpn_tp_landed_t *landed);
 void cpn__recv_peer_failed(cpn_peer_t *peer);
 void cpn__recv_close_all(cpn_site_t *site);
 /** Return quarantined slots whose rest is over to the pool. */

@@ -36,6 +36,22 @@ typedef struct cpn_transport_ops cpn_transport_ops_t;
 /** Completion of a send or put: the source buffer is the caller's again. */
 typedef void (*cpn_tp_comp_cb_t)(void *arg, cpn_status_t status);
 
+/**
+ * What a backend that copies a put's payload into the region itself (DPDK)
+ * learnt of the put whose notify it is delivering: the XXH3-64 (seed 0,
+ * cpn_hash64) of the bytes it wrote at [addr, addr + len), taken from the
+ * very bytes it stored, in order, as it wrote them. So a handler that
+ * would hash those bytes again to check them may compare this instead,
+ * without reading the region. Given to put_notify only for puts into
+ * CPN_TP_MEM_VERIFIED regions whose every byte the backend copied in
+ * order; NULL otherwise.
+ */
+typedef struct cpn_tp_landed {
+    uint64_t addr;
+    uint64_t len;
+    uint64_t hash;
+} cpn_tp_landed_t;
+
 /** Events the runtime receives from an interface (all from progress). */
 typedef struct cpn_tp_handlers {
     /** A peer connected to our listener; @p ep is new and ready to send. */
@@ -46,11 +62,11 @@ typedef struct cpn_tp_handlers {
     void (*connected)(void *arg, cpn_tp_ep_t *ep, cpn_status_t status);
     /** A message arrived. @p data is valid only during the call. */
     void (*recv)(void *arg, cpn_tp_ep_t *ep, const void *data, size_t len);
-    /** A put's notify arrived; the put's bytes are visible. Valid only
-     *  during the call. @p ep->landed may say what the backend hashed of
-     *  the put as it copied it in. */
+    /** A put's notify arrived; the put's bytes are visible. @p notify is
+     *  valid only during the call. @p landed: what the backend hashed of
+     *  the put as it copied it in (cpn_tp_landed_t), or NULL. */
     void (*put_notify)(void *arg, cpn_tp_ep_t *ep, const void *notify,
-                       size_t len);
+                       size_t len, const cpn_tp_landed_t *landed);
     /** The endpoint failed (peer gone, path down); close it. */
     void (*ep_error)(void *arg, cpn_tp_ep_t *ep, cpn_status_t status);
     void *arg;
@@ -62,28 +78,12 @@ struct cpn_tp_iface {
     cpn_tp_handlers_t handlers;
 };
 
-/**
- * What a backend that copies a put's payload into the region itself (DPDK)
- * learnt of the put whose notify it is delivering: the XXH3-64 (seed 0,
- * cpn_hash64) of the bytes it wrote at [addr, addr + len), taken from the
- * very bytes it stored, in order, as it wrote them. So a handler that
- * would hash those bytes again to check them may compare this instead,
- * without reading the region. Set only during put_notify, only for puts
- * into CPN_TP_MEM_VERIFIED regions whose every byte the backend copied in
- * order; len 0 otherwise.
- */
-typedef struct cpn_tp_landed {
-    uint64_t addr;
-    uint64_t len;
-    uint64_t hash;
-} cpn_tp_landed_t;
 
 /** Base of every backend's endpoint object. */
 struct cpn_tp_ep {
     cpn_tp_iface_t *iface;
     void *user;               /**< the runtime's pointer (its peer) */
     char peer_addr[64];       /**< "HOST:PORT" of the other side */
-    cpn_tp_landed_t landed;   /**< during put_notify (see above) */
 };
 
 /** Base of a registered memory region. */

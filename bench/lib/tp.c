@@ -442,12 +442,12 @@ static void srv_recv(void *arg, cpn_tp_ep_t *ep, const void *data, size_t len)
 }
 
 static void srv_notify(void *arg, cpn_tp_ep_t *ep, const void *note,
-                       size_t len)
+                       size_t len, const cpn_tp_landed_t *landed)
 {
     srv_stream_t *ss = ep->user;
     stream_t *s;
 
-    (void)arg, (void)note, (void)len;
+    (void)arg, (void)note, (void)len, (void)landed;
     if (ss == NULL) {
         return;
     }
@@ -743,12 +743,12 @@ static void cli_recv(void *arg, cpn_tp_ep_t *ep, const void *data, size_t len)
 }
 
 static void cli_notify(void *arg, cpn_tp_ep_t *ep, const void *note,
-                       size_t len)
+                       size_t len, const cpn_tp_landed_t *landed)
 {
     cpn_bench_client_t *c = arg;
     cli_stream_t *cs = cli_of(ep);
 
-    (void)note, (void)len;
+    (void)note, (void)len, (void)landed;
     cs->s.notified++;
     if (cs->s.test == CPN_BENCH_PUT_LAT) {
         lat_pong(c, cs);

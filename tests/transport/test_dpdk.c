@@ -42,7 +42,7 @@ typedef struct side {
     size_t msg_len;
     uint8_t notify[CPN_TP_NOTIFY_MAX];
     size_t notify_len;
-    cpn_tp_landed_t landed; /* ep->landed during the last put_notify */
+    cpn_tp_landed_t landed; /* the last put_notify's (len 0: it had none) */
 } side_t;
 
 static const cpn_transport_ops_t *ops;
@@ -84,12 +84,17 @@ static void on_recv(void *arg, cpn_tp_ep_t *ep, const void *data, size_t len)
 }
 
 static void on_notify(void *arg, cpn_tp_ep_t *ep, const void *data,
-                      size_t len)
+                      size_t len, const cpn_tp_landed_t *landed)
 {
     side_t *s = arg;
 
+    (void)ep;
     s->nnotify++;
-    s->landed = ep->landed;
+    memset(&s->landed, 0, sizeof(s->landed));
+    if (landed != NULL) {
+        cr_assert_gt(landed->len, 0, "a landed hash of nothing");
+        s->landed = *landed;
+    }
     memcpy(s->notify, data, len);
     s->notify_len = len;
 }
@@ -277,13 +282,25 @@ static void check_send(size_t len, unsigned seed)
     free(buf);
 }
 
-/* A put of len bytes from A into B's region at offset off, checked, with
- * the bytes around it untouched. */
-static void check_put(size_t len, size_t off, unsigned seed)
+/* check_put's ways, or'ed */
+#define PUT_VERIFIED   1u /* B's region is marked CPN_TP_MEM_VERIFIED */
+#define PUT_DROP_FIRST 2u /* the put's first frame is lost once on the way */
+
+static int dropped_first; /* the first DATA frame of the put was dropped */
+static int drop_first_put_hook(struct rte_mbuf *m);
+
+/* A put of len bytes from A into B's region at offset off (the region
+ * line-aligned), checked, with the bytes around it untouched; and if B's
+ * notify came with a landed hash, that it is the hash of the bytes that
+ * landed, at the put's address. @return what the notify said of it (len
+ * 0: nothing). */
+static cpn_tp_landed_t check_put(size_t len, size_t off, unsigned seed,
+                                 unsigned how)
 {
-    size_t rlen = len + off + 64;
+    /* (aligned_alloc wants a multiple of the alignment) */
+    size_t rlen = (len + off + 64 + 63) / 64 * 64;
     uint8_t *src = malloc(len ? len : 1);
-    uint8_t *region = malloc(rlen);
+    uint8_t *region = aligned_alloc(64, rlen);
     cpn_tp_mem_t *mem;
     cpn_tp_rkey_t *rkey;
     uint8_t key[CPN_TP_RKEY_MAX];
@@ -291,17 +308,30 @@ static void check_put(size_t len, size_t off, unsigned seed)
     cpn_status_t done = CPN_INPROGRESS, st;
     unsigned want = sb.nnotify + 1;
     uint64_t note = 0xC0FFEE00u + seed;
+    cpn_tp_landed_t landed;
 
+    cr_assert(src != NULL && region != NULL);
     fill(src, len, seed);
     memset(region, 0xAB, rlen);
     cr_assert_eq(ops->mem_reg(sb.iface, region, rlen, &mem), CPN_OK);
+    if (how & PUT_VERIFIED) {
+        mem->flags |= CPN_TP_MEM_VERIFIED;
+    }
     cr_assert_eq(ops->key_pack(mem, key, &klen), CPN_OK);
     cr_assert_eq(ops->key_unpack(sa.ep, key, klen, &rkey), CPN_OK);
+    if (how & PUT_DROP_FIRST) {
+        dropped_first = 0;
+        tap_hook = drop_first_put_hook; /* else the caller's, if any */
+    }
     st = ops->put(sa.ep, src, len, NULL, (uint64_t)(uintptr_t)region + off,
                   rkey, &note, sizeof(note), comp_cb, &done);
     cr_assert_eq(st, CPN_INPROGRESS, "put: %s", cpn_status_str(st));
     cr_assert(run_until(&sb.nnotify, want, 120000), "put %zu B: no notify",
               len);
+    if (how & PUT_DROP_FIRST) {
+        tap_hook = NULL;
+        cr_assert(dropped_first, "the hook dropped nothing");
+    }
     cr_assert_eq(sb.notify_len, sizeof(note));
     cr_assert(memcmp(sb.notify, &note, sizeof(note)) == 0);
     cr_assert(memcmp(region + off, src, len) == 0, "put %zu B: data differ",
@@ -312,6 +342,13 @@ static void check_put(size_t len, size_t off, unsigned seed)
     for (size_t i = off + len; i < rlen; i++) {
         cr_assert_eq(region[i], 0xAB);
     }
+    landed = sb.landed;
+    if (landed.len > 0) {
+        cr_assert_eq(landed.addr, (uint64_t)(uintptr_t)region + off,
+                     "landed address is not where the put went");
+        cr_assert_eq(landed.hash, cpn_hash64(region + off, len),
+                     "landed hash is not the hash of the landed bytes");
+    }
     while (done == CPN_INPROGRESS) {
         step();
     }
@@ -320,6 +357,7 @@ static void check_put(size_t len, size_t off, unsigned seed)
     ops->mem_dereg(mem);
     free(region);
     free(src);
+    return landed;
 }
 
 static void teardown(void)
@@ -347,7 +385,7 @@ Test(dpdk, send_sizes, .init = connect_pair, .fini = teardown, .timeout = 240)
 Test(dpdk, put_sizes, .init = connect_pair, .fini = teardown, .timeout = 240)
 {
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-        check_put(sizes[i], i * 3, (unsigned)i);
+        check_put(sizes[i], i * 3, (unsigned)i, 0);
     }
 }
 
@@ -359,7 +397,7 @@ Test(dpdk, jumbo, .timeout = 240)
     connect_pair();
     cr_assert_eq(ops->ep_lanes(sa.ep, lanes, sizeof(lanes)), CPN_OK);
     cr_assert(strstr(lanes, "mtu 9000") != NULL, "not jumbo: %s", lanes);
-    check_put(8u << 20, 5, 1);
+    check_put(8u << 20, 5, 1, 0);
     check_send(3u << 20, 2);
     teardown();
 }
@@ -373,7 +411,7 @@ Test(dpdk, tx_ring_full, .timeout = 240)
 
     setenv("CPN_DPDK_RING_SIZE", "64", 1);
     connect_pair();
-    check_put(16u << 20, 11, 3);
+    check_put(16u << 20, 11, 3, 0);
     check_send(4u << 20, 4);
     cpn__dpdk_stats(sa.iface, &a);
     cpn__dpdk_stats(sb.iface, &b);
@@ -473,10 +511,10 @@ ParameterizedTest(fault_case_t *fc, dpdk, faults, .timeout = 240)
     setenv(fc->var, fc->prob, 1);
     setenv("CPN_DPDK_FAULT_SEED", "7", 1);
     connect_pair();
-    check_put(16u << 20, 11, 3);
+    check_put(16u << 20, 11, 3, 0);
     check_send(4u << 20, 4);
     check_send(100, 5);
-    check_put(1, 0, 6);
+    check_put(1, 0, 6, 0);
     cpn__dpdk_stats(sa.iface, &a);
     cpn__dpdk_stats(sb.iface, &b);
     cr_log_info("%s=%s: A retx %lu (fast %lu, timeouts %lu) cuts %lu; B: "
@@ -605,7 +643,7 @@ Test(dpdk, malformed_dropped, .init = connect_pair, .fini = teardown,
                  CPN_OK);
     cpn__dpdk_stats(sb.iface, &b0);
     tap_hook = forge_hook;
-    check_put(100000, 0, 9);
+    check_put(100000, 0, 9, 0);
     tap_hook = NULL;
     cpn__dpdk_stats(sb.iface, &b);
     cr_assert(forged);
@@ -780,8 +818,6 @@ Test(dpdk, peer_vanishes, .timeout = 60)
 
 /* ---- out-of-order puts -------------------------------------------------- */
 
-static int dropped_first; /* the first DATA frame of the put was dropped */
-
 static int drop_first_put_hook(struct rte_mbuf *m)
 {
     if (dropped_first || put_seg_of(m, 0) == NULL) {
@@ -858,61 +894,6 @@ Test(dpdk, put_frames_behind_a_hole_land_at_once, .init = connect_pair,
 
 /* ---- puts hashed as they land ------------------------------------------- */
 
-/* A put of @p len bytes at @p off into a fresh region at B, marked
- * CPN_TP_MEM_VERIFIED when @p verified, its first frame dropped once when
- * @p drop_first; checked byte-exact. @return what B's notify handler saw
- * in ep->landed. */
-static cpn_tp_landed_t put_landed(size_t len, size_t off, int verified,
-                                  int drop_first)
-{
-    /* (aligned_alloc wants a multiple of the alignment) */
-    uint8_t *src = malloc(len),
-            *region = aligned_alloc(64, (len + off + 64 + 63) / 64 * 64);
-    cpn_tp_mem_t *mem;
-    cpn_tp_rkey_t *rkey;
-    uint8_t key[CPN_TP_RKEY_MAX];
-    size_t klen = sizeof(key);
-    cpn_status_t done = CPN_INPROGRESS;
-    unsigned want = sb.nnotify + 1;
-
-    cr_assert(src != NULL && region != NULL);
-    fill(src, len, (unsigned)(len + off));
-    memset(region, 0, len + off + 64);
-    cr_assert_eq(ops->mem_reg(sb.iface, region, len + off + 64, &mem),
-                 CPN_OK);
-    if (verified) {
-        mem->flags |= CPN_TP_MEM_VERIFIED;
-    }
-    cr_assert_eq(ops->key_pack(mem, key, &klen), CPN_OK);
-    cr_assert_eq(ops->key_unpack(sa.ep, key, klen, &rkey), CPN_OK);
-    dropped_first = 0;
-    tap_hook = drop_first ? drop_first_put_hook : NULL;
-    cr_assert_eq(ops->put(sa.ep, src, len, NULL,
-                          (uint64_t)(uintptr_t)region + off, rkey, "n", 1,
-                          comp_cb, &done),
-                 CPN_INPROGRESS);
-    cr_assert(run_until(&sb.nnotify, want, 20000), "put: no notify");
-    tap_hook = NULL;
-    cr_assert(!drop_first || dropped_first, "the hook dropped nothing");
-    while (done == CPN_INPROGRESS) {
-        step();
-    }
-    cr_assert_eq(done, CPN_OK);
-    cr_assert(memcmp(region + off, src, len) == 0, "put of %zu B differs",
-              len);
-    cr_assert_eq(sb.landed.len == 0 ||
-                     sb.landed.hash == cpn_hash64(region + off, len),
-                 1, "landed hash is not the hash of the landed bytes");
-    cr_assert_eq(sb.landed.len == 0 ||
-                     sb.landed.addr == (uint64_t)(uintptr_t)region + off,
-                 1, "landed address is not where the put went");
-    ops->key_release(rkey);
-    ops->mem_dereg(mem);
-    free(region);
-    free(src);
-    return sb.landed;
-}
-
 /* Into a region its owner checks, a put that lands in order is hashed as
  * it is copied in, and the notify handler is told (cpn_tp_landed_t), so
  * the owner need not read it again: line-aligned or not, one frame or
@@ -928,14 +909,14 @@ Test(dpdk, verified_put_hashed_as_it_lands, .init = connect_pair,
 
     for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
         for (size_t j = 0; j < sizeof(offs) / sizeof(offs[0]); j++) {
-            l = put_landed(lens[i], offs[j], 1, 0);
+            l = check_put(lens[i], offs[j], (unsigned)(i * 3 + j),
+                          PUT_VERIFIED);
             cr_assert_eq(l.len, lens[i], "%zu B at +%zu: landed says %lu B",
                          lens[i], offs[j], (unsigned long)l.len);
         }
     }
-    l = put_landed(40000, 0, 0, 0);
+    l = check_put(40000, 0, 20, 0);
     cr_assert_eq(l.len, 0, "a region nobody checks was hashed");
-    l = put_landed(40000, 0, 1, 1);
+    l = check_put(40000, 0, 21, PUT_VERIFIED | PUT_DROP_FIRST);
     cr_assert_eq(l.len, 0, "a put whose first frame came late was hashed");
-    cr_assert_eq(sb.ep->landed.len, 0, "landed set outside the handler");
 }

@@ -2167,6 +2167,7 @@ static int cpn_dpdk_deliver(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
                             uint32_t len, unsigned flags, int in_order)
 {
     const cpn_tp_handlers_t *hd = &iface->super.handlers;
+    cpn_tp_landed_t landed = {0, 0, 0};
 
     iface->st.rx_payload += len;
     switch (seg->op) {
@@ -2240,14 +2241,14 @@ static int cpn_dpdk_deliver(cpn_dpdk_iface_t *iface, cpn_dpdk_ep_t *ep,
             break;
         }
         if (ep->lh_on) {
-            ep->super.landed.addr = ep->lh_start;
-            ep->super.landed.len = ep->lh_next - ep->lh_start;
-            ep->super.landed.hash = cpn_hash64_digest(ep->lh);
+            landed.addr = ep->lh_start;
+            landed.len = ep->lh_next - ep->lh_start;
+            landed.hash = cpn_hash64_digest(ep->lh);
             ep->lh_on = 0;
         }
         cpn_dpdk_publish(iface);
-        hd->put_notify(hd->arg, &ep->super, data, len);
-        memset(&ep->super.landed, 0, sizeof(ep->super.landed));
+        hd->put_notify(hd->arg, &ep->super, data, len,
+                       landed.len > 0 ? &landed : NULL);
         break;
     default:
         iface->st.malformed++;

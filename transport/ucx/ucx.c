@@ -1257,7 +1257,7 @@ static void cpn_ucx_deliver(cpn_ucx_iface_t *iface, cpn_ucx_ep_t *ep,
             h->recv(h->arg, &ep->super, data, len);
         }
     } else if (h->put_notify != NULL) {
-        h->put_notify(h->arg, &ep->super, data, len);
+        h->put_notify(h->arg, &ep->super, data, len, NULL);
     }
 }
 

@@ -1104,7 +1104,7 @@ static void vb_on_recv(vb_ep_t *ep, const struct ibv_wc *wc)
             return;
         }
         h->put_notify(h->arg, &ep->super,
-                      ep->ctrl + (size_t)slot * VB_NOTIFY_SLOT, nlen);
+                      ep->ctrl + (size_t)slot * VB_NOTIFY_SLOT, nlen, NULL);
     } else {
         vb_deliver(ep, ep->rx_buf + (size_t)idx * ep->rx_size, wc->byte_len);
     }
