@@ -413,7 +413,7 @@ struct cpn_dpdk_ep {
     uint8_t *msg;            /* message being reassembled */
     uint64_t msg_len, msg_got;
     /* the put landing in order, hashed as it is copied (cpn_tp_landed_t):
-     * from lh_start up to lh_next so far, while lh_on */
+     * from lh_start up to lh_next so far, while lh_on; lh from the start */
     cpn_hash_state_t *lh;
     uint64_t lh_start, lh_next;
     int lh_on;
@@ -1531,7 +1531,9 @@ static cpn_dpdk_ep_t *cpn_dpdk_ep_new(cpn_dpdk_iface_t *iface)
     }
     ep->slot = calloc(iface->window, sizeof(*ep->slot));
     ep->ooo = calloc(iface->window, sizeof(*ep->ooo));
-    if (ep->slot == NULL || ep->ooo == NULL) {
+    ep->lh = cpn_hash64_state_new();
+    if (ep->slot == NULL || ep->ooo == NULL || ep->lh == NULL) {
+        cpn_hash64_state_free(ep->lh);
         free(ep->slot);
         free(ep->ooo);
         free(ep);
@@ -2132,9 +2134,6 @@ static int cpn_dpdk_hash_landing(cpn_dpdk_ep_t *ep, const cpn_dpdk_mem_t *mem,
         return 0;
     }
     if (flags & CPN_DPDK_F_PUT_FIRST) {
-        if (ep->lh == NULL && (ep->lh = cpn_hash64_state_new()) == NULL) {
-            return 0; /* out of memory: the owner hashes it itself */
-        }
         cpn_hash64_reset(ep->lh);
         ep->lh_start = ep->lh_next = seg->off;
         ep->lh_on = 1;
