@@ -83,7 +83,6 @@ uint64_t cpn_hash64(const void *data, size_t len)
  * against 7-8, with streaming stores reaching 12 alone). */
 #define CPN_HASH_COPY_BLOCK (4u * 1024u)
 
-
 uint64_t cpn_hash64_copy(void *dst, const void *src, size_t len)
 {
     const uint8_t *s = src;
@@ -99,33 +98,21 @@ uint64_t cpn_hash64_copy(void *dst, const void *src, size_t len)
     }
     XXH3_INITSTATE(&state);
     XXH3_64bits_reset(&state);
-#if defined(__x86_64__)
-    if (((uintptr_t)d & 15) == 0) {
-        size_t stream = len & ~(size_t)63;
-
-        for (; off < stream; off += n) {
-            size_t next = off + CPN_HASH_COPY_BLOCK, end, i;
-
-            n = CPN_MIN(stream - off, (size_t)CPN_HASH_COPY_BLOCK);
-            /* Ask for the next block now, so its reads overlap this
-             * block's stores instead of following them. */
-            end = CPN_MIN(len, next + CPN_HASH_COPY_BLOCK);
-            for (i = next; i < end; i += 64) {
-                __builtin_prefetch(s + i, 0, 3);
-            }
-            XXH3_64bits_update(&state, s + off, n);
-            cpn_avx_clean();
-            cpn_copy_stream_lines(d + off, s + off, n);
-        }
-        cpn_copy_publish(); /* streaming stores are weakly ordered */
-    }
-#endif
     for (; off < len; off += n) {
+        size_t next = off + CPN_HASH_COPY_BLOCK, end, i;
+
         n = CPN_MIN(len - off, (size_t)CPN_HASH_COPY_BLOCK);
+        /* Ask for the next block now, so its reads overlap this block's
+         * stores instead of following them. */
+        end = CPN_MIN(len, next + CPN_HASH_COPY_BLOCK);
+        for (i = next; i < end; i += 64) {
+            __builtin_prefetch(s + i, 0, 3);
+        }
         XXH3_64bits_update(&state, s + off, n);
         cpn_avx_clean();
-        memcpy(d + off, s + off, n);
+        cpn_copy_stream(d + off, s + off, n);
     }
+    cpn_copy_publish(); /* streaming stores are weakly ordered */
     return XXH3_64bits_digest(&state);
 }
 
