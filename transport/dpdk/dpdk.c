@@ -2096,8 +2096,8 @@ static cpn_dpdk_mem_t *cpn_dpdk_mem_by_id(cpn_dpdk_iface_t *iface,
 
 /* Copy a PUT's payload into its region: with streaming stores where
  * nothing reads it again soon, which skip reading each destination line
- * into the cache first (a 1344-byte payload took 67-75 ns so against
- * 104-134 with rte_memcpy, an 8832-byte one 350-410 against 750-800, one
+ * into the cache first (a 1344-byte payload took 62-63 ns so against
+ * 92-100 with rte_memcpy, an 8832-byte one 413-504 against 560-667, one
  * thread over a 64 MiB region): a region nobody checks, and one whose
  * owner checks what lands (CPN_TP_MEM_VERIFIED) when the put is hashed
  * here as it lands (@p hashed, cpn_tp_landed_t) unless the owner reads it
