@@ -65,6 +65,12 @@ static double median(double *v, unsigned n)
 
 enum { K_MEMCPY, K_HASH, K_FUSED };
 
+/* Bytes of the piece at @p off: a chunk, or what is left of the buffer. */
+static size_t piece_len(const opts_t *o, size_t off)
+{
+    return o->size - off < o->chunk ? o->size - off : o->chunk;
+}
+
 /* One pass over the buffer, on this thread: GB/s (1e9 B/s). */
 static double pass_inline(const opts_t *o, int kind)
 {
@@ -72,7 +78,7 @@ static double pass_inline(const opts_t *o, int kind)
     size_t off;
 
     for (off = 0; off < o->size; off += o->chunk) {
-        size_t n = o->size - off < o->chunk ? o->size - off : o->chunk;
+        size_t n = piece_len(o, off);
 
         if (kind == K_MEMCPY) {
             memcpy(dst + off, src + off, n);
@@ -104,7 +110,7 @@ static double pass_pool(const opts_t *o, cpn_hpool_t *pool, int fused)
 
         while (free_n > 0 && off < o->size) {
             job = free_list[--free_n];
-            job->len = o->size - off < o->chunk ? o->size - off : o->chunk;
+            job->len = piece_len(o, off);
             job->src = src + off;
             job->dst = fused ? dst + off : NULL;
             off += job->len;
@@ -146,9 +152,7 @@ typedef struct duo_arg {
 
 static size_t duo_len(const duo_t *d, size_t i)
 {
-    size_t off = i * d->o->chunk;
-
-    return d->o->size - off < d->o->chunk ? d->o->size - off : d->o->chunk;
+    return piece_len(d->o, i * d->o->chunk);
 }
 
 static void duo_copy(duo_t *d, size_t i)
@@ -162,7 +166,9 @@ static void duo_copy(duo_t *d, size_t i)
 static void duo_verify(duo_t *d, size_t i)
 {
     while (!atomic_load_explicit(&d->copied[i], memory_order_acquire)) {
+#if defined(__x86_64__)
         __builtin_ia32_pause();
+#endif
     }
     if (cpn_hash64(dst + i * d->o->chunk, duo_len(d, i)) != d->hash[i]) {
         atomic_fetch_add(&d->bad, 1);
