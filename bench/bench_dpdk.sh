@@ -12,7 +12,10 @@
 #           receiver's memory sink, as testpmd never touches a disk) and
 #           file to file (`cpn send`, the receipt's goodput). Ratio: cpn /
 #           testpmd, in bits per second of frames on the wire for testpmd
-#           and of payload for cpn.
+#           and of payload for cpn. Each put run also says how long a frame
+#           took and how much of that memif's own copies took (the time
+#           inside its tx bursts at the sender, its rx bursts at the
+#           receiver).
 #   veth    two network namespaces joined by a veth pair: iperf3 TCP over the
 #           kernel, then cpn over net_af_packet (PMD=af_xdp: net_af_xdp) on
 #           the same veth. Ratio: cpn put / iperf3.
@@ -118,6 +121,13 @@ cpn_put_memif() {
         CPN_DPDK_LCORES='0@1' $putb --role client --to 10.78.1.2:7500 \
         --total "$mib" 2> "$dir/cpc.log")
     wait
+    # Per frame: the sender's wall time, its PMD's tx bursts, the receiver's
+    # PMD's rx bursts (memif's copy of each frame in and out of its rings).
+    printf '%s %s %s\n' \
+        "$(echo "$out" | grep -o 'wall_ns_per_frame [0-9.]*' | cut -d' ' -f2)" \
+        "$(echo "$out" | grep -o 'pmd_tx_ns_per_frame [0-9.]*' | cut -d' ' -f2)" \
+        "$(grep -o 'pmd_rx_ns_per_frame [0-9.]*' "$dir/cps.log" | cut -d' ' -f2)" \
+        > "$dir/cpframe"
     echo "$out" | awk '{print $2}'
 }
 
@@ -160,19 +170,23 @@ print("%.4f" % (v[len(v) // 2] * 8))' \
 }
 
 run_memif() {
-    local tp=() cp=() ct=() cm=() t c k m
+    local tp=() cp=() ct=() cm=() pw=() prx=() t c k m w ptx rx
     for r in $(seq "$reps"); do
-        t=$(testpmd_memif "$r"); c=$(cpn_put_memif "$r"); k=$(cpn_task_memif "$r")
-        m=$(cpn_task_mem_memif "$r")
-        printf 'memif mtu %s run %s: testpmd %s Gb/s, cpn put %s Gb/s, cpn task file->file %s Gb/s, mem->mem %s Gb/s\n' \
-            "$mtu" "$r" "$t" "$c" "${k:-0}" "$m"
+        t=$(testpmd_memif "$r"); c=$(cpn_put_memif "$r")
+        read -r w ptx rx < "$dir/cpframe"
+        k=$(cpn_task_memif "$r"); m=$(cpn_task_mem_memif "$r")
+        printf 'memif mtu %s run %s: testpmd %s Gb/s, cpn put %s Gb/s (%s ns a frame: memif tx %s ns of it at the sender, rx %s ns at the receiver), cpn task file->file %s Gb/s, mem->mem %s Gb/s\n' \
+            "$mtu" "$r" "$t" "$c" "${w:-0}" "${ptx:-0}" "${rx:-0}" "${k:-0}" "$m"
         tp+=("$t"); cp+=("$c"); ct+=("${k:-0}"); cm+=("$m")
+        pw+=("${w:-0}"); prx+=("${rx:-0}")
     done
     t=$(printf '%s\n' "${tp[@]}" | median); c=$(printf '%s\n' "${cp[@]}" | median)
     k=$(printf '%s\n' "${ct[@]}" | median); m=$(printf '%s\n' "${cm[@]}" | median)
     printf 'MEMIF frame %s B (median of %s): testpmd %s Gb/s | cpn put %s Gb/s ratio %s | cpn task mem->mem %s Gb/s ratio %s | file->file %s Gb/s ratio %s (target >= 0.5)\n' \
         "$frame" "$reps" "$t" "$c" "$(ratio "$c" "$t")" "$m" "$(ratio "$m" "$t")" \
         "$k" "$(ratio "$k" "$t")"
+    printf 'MEMIF cpn put per frame (medians): %s ns, of which memif rx at the receiver %s ns\n' \
+        "$(printf '%s\n' "${pw[@]}" | median)" "$(printf '%s\n' "${prx[@]}" | median)"
 }
 
 # Interleaved: each repeat runs lossless, 0.1%, 1% and 5% in turn, so a

@@ -12,7 +12,11 @@
  *   cpn-bench-dpdk-put --role loop [--total MiB] [--chunk KiB]
  *                      [--window N] [--verified] [--json]
  *
- * The client prints "put_gbps X frames N retransmits R" (or JSON).
+ * The client prints "put_gbps X frames N retransmits R ..." (or JSON),
+ * with its wall time per frame sent and the time the PMD's tx bursts took
+ * per frame; the server prints, on stderr as it exits, the time its PMD's
+ * rx bursts took per frame received (memif copies each frame in there: on
+ * a receiver that lags, that and cpn's own work make up its time).
  *
  * --role loop puts both ends in this process and thread, on a pair of
  * net_ring ports joined to each other (unless CPN_DPDK_PORTS names two
@@ -120,6 +124,12 @@ static void put_done(void *arg, cpn_status_t status)
 static void send_done(void *arg, cpn_status_t status)
 {
     (void)arg, (void)status;
+}
+
+/* @p ns over @p frames, or 0 without frames. */
+static double per_frame(uint64_t ns, uint64_t frames)
+{
+    return frames > 0 ? (double)ns / (double)frames : 0.0;
 }
 
 static int split(const char *addr, char *host, size_t hlen, uint16_t *port)
@@ -421,6 +431,14 @@ int main(int argc, char **argv)
              cpn_time_ns() < end;) {
             b.ops->progress(b.iface);
         }
+        {
+            cpn_dpdk_stats_t s;
+
+            cpn__dpdk_stats(b.iface, &s);
+            fprintf(stderr, "server rx_frames %llu pmd_rx_ns_per_frame %.1f\n",
+                    (unsigned long long)s.rx_frames,
+                    per_frame(s.pmd_rx_ns, s.rx_frames));
+        }
         b.ops->mem_dereg(mem);
         b.ops->close(b.iface);
         free(region);
@@ -433,7 +451,7 @@ int main(int argc, char **argv)
         cpn_tp_rkey_t *rkey;
         uint64_t t0, t1;
         cpn_dpdk_stats_t s;
-        double gbps;
+        double gbps, wall_ns;
         uint64_t deadline = cpn_deadline_ns(30000);
 
         if (!split(to, host, sizeof(host), &port) || src == NULL) {
@@ -475,15 +493,19 @@ int main(int argc, char **argv)
         }
         cpn__dpdk_stats(b.iface, &s);
         gbps = (double)b.completed * 8 / (double)(t1 - t0);
+        wall_ns = per_frame(t1 - t0, s.tx_frames);
         if (json) {
             printf("{\"put_gbps\":%.4f,\"bytes\":%llu,\"seconds\":%.4f,"
-                   "\"tx_frames\":%llu,\"retransmits\":%llu,"
+                   "\"tx_frames\":%llu,\"rx_frames\":%llu,\"retransmits\":%llu,"
                    "\"fast_retransmits\":%llu,\"timeouts\":%llu,"
                    "\"tx_dropped\":%llu,\"tx_ring_full\":%llu,"
                    "\"cwnd_cuts\":%llu,"
-                   "\"spurious_rto\":%llu,\"probes\":%llu}\n",
+                   "\"spurious_rto\":%llu,\"probes\":%llu,"
+                   "\"wall_ns_per_frame\":%.1f,"
+                   "\"pmd_tx_ns_per_frame\":%.1f}\n",
                    gbps, (unsigned long long)b.completed,
                    (double)(t1 - t0) / 1e9, (unsigned long long)s.tx_frames,
+                   (unsigned long long)s.rx_frames,
                    (unsigned long long)s.retransmits,
                    (unsigned long long)s.fast_retransmits,
                    (unsigned long long)s.timeouts,
@@ -491,14 +513,18 @@ int main(int argc, char **argv)
                    (unsigned long long)s.tx_ring_full,
                    (unsigned long long)s.cwnd_cuts,
                    (unsigned long long)s.spurious_rto,
-                   (unsigned long long)s.probes);
+                   (unsigned long long)s.probes, wall_ns,
+                   per_frame(s.pmd_tx_ns, s.tx_frames));
         } else {
-            printf("put_gbps %.4f bytes %llu frames %llu retransmits %llu "
-                   "tx_ring_full %llu\n",
+            printf("put_gbps %.4f bytes %llu frames %llu rx_frames %llu "
+                   "retransmits %llu tx_ring_full %llu wall_ns_per_frame "
+                   "%.1f pmd_tx_ns_per_frame %.1f\n",
                    gbps, (unsigned long long)b.completed,
                    (unsigned long long)s.tx_frames,
+                   (unsigned long long)s.rx_frames,
                    (unsigned long long)s.retransmits,
-                   (unsigned long long)s.tx_ring_full);
+                   (unsigned long long)s.tx_ring_full, wall_ns,
+                   per_frame(s.pmd_tx_ns, s.tx_frames));
         }
         b.ops->key_release(rkey);
         b.ops->ep_close(b.ep);

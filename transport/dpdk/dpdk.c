@@ -459,6 +459,8 @@ struct cpn_dpdk_iface {
     unsigned ntx_new;        /* queued since the last flush attempt */
     int tx_stalled;          /* the last flush left frames: ring full */
     uint64_t ring_full_ns;   /* when a flush last found the ring full */
+    uint64_t pmd_rx_tsc, pmd_tx_tsc; /* TSC cycles inside rx and tx bursts
+                                      * that moved frames (stats' pmd_*) */
     struct rte_mbuf *stash[CPN_DPDK_BURST];
     unsigned nstash;
     struct rte_mbuf *held;   /* fault injection: frame held back */
@@ -1220,9 +1222,25 @@ static inline int cpn_dpdk_port_usable(cpn_dpdk_iface_t *iface)
     return cpn_likely(!iface->quiet) || cpn_dpdk_quiet_over(iface);
 }
 
+/* rte_eth_rx_burst on @p iface's queue, its time counted when it returns
+ * frames: what the PMD's own work costs per frame (memif and af_packet
+ * copy each frame in), against cpn's. */
+static inline uint16_t cpn_dpdk_rx_burst(cpn_dpdk_iface_t *iface,
+                                         struct rte_mbuf **rx, uint16_t n)
+{
+    uint64_t t0 = rte_get_tsc_cycles();
+
+    n = rte_eth_rx_burst(iface->port, 0, rx, n);
+    if (n > 0) {
+        iface->pmd_rx_tsc += rte_get_tsc_cycles() - t0;
+    }
+    return n;
+}
+
 /* Hand queued frames to the port, oldest first, as far as its tx ring takes
  * them; the rest stay queued for the next call (a full ring is
- * backpressure, not loss: nothing is dropped, so nothing is resent). */
+ * backpressure, not loss: nothing is dropped, so nothing is resent). The
+ * time of each burst that takes frames is counted (stats' pmd_tx_ns). */
 static void cpn_dpdk_tx_flush(cpn_dpdk_iface_t *iface)
 {
     iface->ntx_new = 0;
@@ -1234,9 +1252,13 @@ static void cpn_dpdk_tx_flush(cpn_dpdk_iface_t *iface)
         uint32_t at = iface->txq_head & iface->txq_mask;
         uint32_t run = CPN_MIN(iface->ntx, iface->txq_mask + 1 - at);
         uint16_t want = (uint16_t)CPN_MIN(run, 512u);
+        uint64_t t0 = rte_get_tsc_cycles();
         uint16_t sent = rte_eth_tx_burst(iface->port, 0, iface->txq + at,
                                          want);
 
+        if (sent > 0) {
+            iface->pmd_tx_tsc += rte_get_tsc_cycles() - t0;
+        }
         iface->txq_head += sent;
         iface->ntx -= sent;
         if (sent < want) {
@@ -2573,7 +2595,7 @@ static void cpn_dpdk_quiesce(cpn_dpdk_iface_t *iface)
      * and the port no longer listens, so none reaches the runtime). */
     while (iface->quiesce == CPN_DPDK_Q_ASKED &&
            age(now, start) < CPN_DPDK_QUIESCE_WAIT_NS) {
-        uint16_t n = rte_eth_rx_burst(iface->port, 0, rx, CPN_DPDK_BURST);
+        uint16_t n = cpn_dpdk_rx_burst(iface, rx, CPN_DPDK_BURST);
 
         for (uint16_t i = 0; i < n; i++) {
             cpn_dpdk_rx_one(iface, rx[i], now);
@@ -2985,7 +3007,7 @@ static unsigned cpn_dpdk_progress(cpn_tp_iface_t *tif)
             memcpy(rx, iface->stash, n * sizeof(rx[0]));
             iface->nstash = 0;
         } else if (cpn_dpdk_port_usable(iface)) {
-            n = rte_eth_rx_burst(iface->port, 0, rx, CPN_DPDK_BURST);
+            n = cpn_dpdk_rx_burst(iface, rx, CPN_DPDK_BURST);
         } else {
             break;
         }
@@ -3043,8 +3065,8 @@ static cpn_status_t cpn_dpdk_wait(cpn_tp_iface_t *tif, int timeout_ms)
         uint64_t now;
 
         if (iface->nstash == 0 && cpn_dpdk_port_usable(iface)) {
-            iface->nstash = rte_eth_rx_burst(iface->port, 0, iface->stash,
-                                             CPN_DPDK_BURST);
+            iface->nstash = cpn_dpdk_rx_burst(iface, iface->stash,
+                                              CPN_DPDK_BURST);
         }
         if (iface->nstash > 0 || iface->ntx > 0) {
             return CPN_OK; /* frames in, or frames to push out */
@@ -3366,7 +3388,14 @@ static cpn_status_t cpn_dpdk_put(cpn_tp_ep_t *tep, const void *buf,
 
 void cpn__dpdk_stats(cpn_tp_iface_t *tif, cpn_dpdk_stats_t *stats)
 {
-    *stats = cpn_dpdk_iface_of(tif)->st;
+    const cpn_dpdk_iface_t *iface = cpn_dpdk_iface_of(tif);
+    uint64_t hz = rte_get_tsc_hz();
+
+    *stats = iface->st;
+    if (hz != 0) {
+        stats->pmd_rx_ns = (uint64_t)((double)iface->pmd_rx_tsc * 1e9 / hz);
+        stats->pmd_tx_ns = (uint64_t)((double)iface->pmd_tx_tsc * 1e9 / hz);
+    }
 }
 
 void cpn__dpdk_port_info(cpn_tp_iface_t *tif, uint16_t *port_p,

@@ -131,6 +131,12 @@ typedef struct cpn_dpdk_stats {
                                 * because its peer was stopping it */
     uint64_t quiesce_acked;    /* stops of the port the peer had answered
                                 * (QUIESCED) before they went ahead */
+    uint64_t pmd_rx_ns;        /* time inside the PMD's rx bursts that
+                                * returned frames: its own work (memif and
+                                * af_packet copy each frame in), apart from
+                                * cpn's; over rx_frames, a frame's share */
+    uint64_t pmd_tx_ns;        /* the same for its tx bursts that took
+                                * frames; over tx_frames */
 } cpn_dpdk_stats_t;
 
 /** Copy @p iface's counters into @p stats. @p iface must be a DPDK one. */
