@@ -706,6 +706,16 @@ static cpn_status_t cpn_dpdk_eal_init(const cpn_dpdk_config_t *cfg)
     if (!huge) {
         ARG("--no-huge");
         ARG("--no-shconf");
+    } else {
+        /* The EAL backs hugepages with files in the hugetlbfs mount, named
+         * by the file prefix, and by default leaves them there when the
+         * process ends, for a secondary process to attach to. cpn has no
+         * secondaries and a prefix per process, so each run would hold its
+         * pages until someone deleted its files (a bench session here had
+         * 476 of them, 952 MiB, held by processes long gone). Unlinked once
+         * mapped, they go back to the kernel with the process, however it
+         * ends. */
+        ARG("--huge-unlink");
     }
     ARG("-m");
     ARG("%zu", cfg->mem >> 20 ? cfg->mem >> 20 : 1);
