@@ -703,20 +703,26 @@ static cpn_status_t cpn_dpdk_eal_init(const cpn_dpdk_config_t *cfg)
     } else {
         huge = cpn_dpdk_have_huge();
     }
+    /* Nothing of a process may outlive it. By default the EAL backs
+     * hugepages with files in the hugetlbfs mount, named by the file
+     * prefix, and leaves them there when the process ends, for secondary
+     * processes to attach to; it also leaves its shared config and a
+     * telemetry socket under /var/run/dpdk/PREFIX when it is killed. cpn
+     * has no secondaries and a prefix per process, so each run held its
+     * pages until someone deleted its files (a day of benchmarks here left
+     * 476 of them, 952 MiB, to processes long gone). --in-memory keeps
+     * everything in the process (hugepages unlinked once mapped), so it all
+     * goes back when the process ends, however it ends; --no-huge already
+     * implies the rest but not with --in-memory (legacy memory), so it
+     * gets --no-shconf. No telemetry socket: cpn reports through its own
+     * counters. */
     if (!huge) {
         ARG("--no-huge");
         ARG("--no-shconf");
     } else {
-        /* The EAL backs hugepages with files in the hugetlbfs mount, named
-         * by the file prefix, and by default leaves them there when the
-         * process ends, for a secondary process to attach to. cpn has no
-         * secondaries and a prefix per process, so each run would hold its
-         * pages until someone deleted its files (a bench session here had
-         * 476 of them, 952 MiB, held by processes long gone). Unlinked once
-         * mapped, they go back to the kernel with the process, however it
-         * ends. */
-        ARG("--huge-unlink");
+        ARG("--in-memory");
     }
+    ARG("--no-telemetry");
     ARG("-m");
     ARG("%zu", cfg->mem >> 20 ? cfg->mem >> 20 : 1);
     if (!cfg->pci) {
