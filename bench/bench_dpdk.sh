@@ -61,8 +61,10 @@ trap cleanup EXIT
 
 export CPN_DPDK_HUGE=${CPN_DPDK_HUGE:-n} CPN_DPDK_MEM=${CPN_DPDK_MEM:-512M}
 export CPN_DPDK_MTU=$mtu CPN_LOG_LEVEL=${CPN_LOG_LEVEL:-warn}
-huge_arg=--no-huge
-[ "$CPN_DPDK_HUGE" = y ] && huge_arg=
+# testpmd's EAL, like cpn's: nothing of it outlives it (no hugepage files
+# or shared config left behind, no telemetry socket)
+huge_arg="--no-huge --no-shconf --no-telemetry"
+[ "$CPN_DPDK_HUGE" = y ] && huge_arg="--in-memory --no-telemetry"
 # testpmd's mbufs: one frame each
 mbuf=$((mtu > 1600 ? (frame + 4 + 128 + 1023) / 1024 * 1024 : 2176))
 [ "$mbuf" -gt 65535 ] && mbuf=65535

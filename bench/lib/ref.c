@@ -848,12 +848,14 @@ static int run_testpmd(cpn_bench_doc_t *doc, const cpn_bench_params_t *p)
     snprintf(logp, sizeof(logp), "/tmp/cpnbtp%d.log", (int)getpid());
     {
         char *rx[] = {exe, "--lcores", "0@0,1@0",
-                      prx, "--no-huge", "-m", "512", "--no-pci", vrx, "--",
+                      prx, "--no-huge", "--no-shconf", "--no-telemetry",
+                      "-m", "512", "--no-pci", vrx, "--",
                       "--forward-mode=rxonly", "--stats-period=1",
                       "--mbuf-size=2176", maxlen, "--nb-cores=1",
                       "--total-num-mbufs=16384", NULL};
         char *tx[] = {exe, "--lcores", (char *)(multi ? "0@1,1@1" : "0@0,1@0"),
-                      ptx, "--no-huge", "-m", "512", "--no-pci", vtx, "--",
+                      ptx, "--no-huge", "--no-shconf", "--no-telemetry",
+                      "-m", "512", "--no-pci", vtx, "--",
                       "--forward-mode=txonly", txpkts, "--stats-period=1",
                       "--mbuf-size=2176", maxlen, "--nb-cores=1",
                       "--total-num-mbufs=16384", NULL};
