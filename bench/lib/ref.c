@@ -863,7 +863,8 @@ static int run_testpmd(cpn_bench_doc_t *doc, const cpn_bench_params_t *p)
         pid_t r, t;
 
         snprintf(cmd, sizeof(cmd), "dpdk-testpmd --lcores 0@0,1@0 --no-huge "
-                 "-m 512 --no-pci --vdev=net_memif0,role=server,... -- "
+                 "--no-shconf --no-telemetry -m 512 --no-pci "
+                 "--vdev=net_memif0,role=server,... -- "
                  "--forward-mode=rxonly --stats-period=1  |  dpdk-testpmd "
                  "--lcores 0@1,1@1 ... role=client -- --forward-mode=txonly "
                  "%s (%d s; Rx-bps median)", txpkts, secs);
