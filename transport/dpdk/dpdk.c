@@ -534,8 +534,9 @@ static int cpn_dpdk_have_huge(void)
 }
 
 /* At exit: release the EAL and remove its runtime directory
- * (/var/run/dpdk/PREFIX: the multi-process socket), so that short-lived
- * processes (tests, `cpn send`) leave nothing behind. */
+ * (/var/run/dpdk/PREFIX, which the EAL makes even with nothing to put in
+ * it: see --in-memory in cpn_dpdk_eal_init), so that short-lived processes
+ * (tests, `cpn send`) leave nothing behind. */
 static void cpn_dpdk_eal_atexit(void)
 {
     char path[PATH_MAX];
