@@ -459,8 +459,6 @@ struct cpn_dpdk_iface {
     unsigned ntx_new;        /* queued since the last flush attempt */
     int tx_stalled;          /* the last flush left frames: ring full */
     uint64_t ring_full_ns;   /* when a flush last found the ring full */
-    uint64_t pmd_rx_tsc, pmd_tx_tsc; /* TSC cycles inside rx and tx bursts
-                                      * that moved frames (stats' pmd_*) */
     struct rte_mbuf *stash[CPN_DPDK_BURST];
     unsigned nstash;
     struct rte_mbuf *held;   /* fault injection: frame held back */
@@ -1245,11 +1243,11 @@ static inline int cpn_dpdk_port_usable(cpn_dpdk_iface_t *iface)
 static inline uint16_t cpn_dpdk_rx_burst(cpn_dpdk_iface_t *iface,
                                          struct rte_mbuf **rx, uint16_t n)
 {
-    uint64_t t0 = rte_get_tsc_cycles();
+    uint64_t t0 = cpn_dpdk_now_ns();
 
     n = rte_eth_rx_burst(iface->port, 0, rx, n);
     if (n > 0) {
-        iface->pmd_rx_tsc += rte_get_tsc_cycles() - t0;
+        iface->st.pmd_rx_ns += cpn_dpdk_now_ns() - t0;
     }
     return n;
 }
@@ -1269,12 +1267,12 @@ static void cpn_dpdk_tx_flush(cpn_dpdk_iface_t *iface)
         uint32_t at = iface->txq_head & iface->txq_mask;
         uint32_t run = CPN_MIN(iface->ntx, iface->txq_mask + 1 - at);
         uint16_t want = (uint16_t)CPN_MIN(run, 512u);
-        uint64_t t0 = rte_get_tsc_cycles();
+        uint64_t t0 = cpn_dpdk_now_ns();
         uint16_t sent = rte_eth_tx_burst(iface->port, 0, iface->txq + at,
                                          want);
 
         if (sent > 0) {
-            iface->pmd_tx_tsc += rte_get_tsc_cycles() - t0;
+            iface->st.pmd_tx_ns += cpn_dpdk_now_ns() - t0;
         }
         iface->txq_head += sent;
         iface->ntx -= sent;
@@ -3405,14 +3403,7 @@ static cpn_status_t cpn_dpdk_put(cpn_tp_ep_t *tep, const void *buf,
 
 void cpn__dpdk_stats(cpn_tp_iface_t *tif, cpn_dpdk_stats_t *stats)
 {
-    const cpn_dpdk_iface_t *iface = cpn_dpdk_iface_of(tif);
-    uint64_t hz = rte_get_tsc_hz();
-
-    *stats = iface->st;
-    if (hz != 0) {
-        stats->pmd_rx_ns = (uint64_t)((double)iface->pmd_rx_tsc * 1e9 / hz);
-        stats->pmd_tx_ns = (uint64_t)((double)iface->pmd_tx_tsc * 1e9 / hz);
-    }
+    *stats = cpn_dpdk_iface_of(tif)->st;
 }
 
 void cpn__dpdk_port_info(cpn_tp_iface_t *tif, uint16_t *port_p,
