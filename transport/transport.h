@@ -78,7 +78,6 @@ struct cpn_tp_iface {
     cpn_tp_handlers_t handlers;
 };
 
-
 /** Base of every backend's endpoint object. */
 struct cpn_tp_ep {
     cpn_tp_iface_t *iface;

@@ -914,8 +914,7 @@ Test(dpdk, put_frames_behind_a_hole_land_at_once, .init = connect_pair,
  * it is copied in, and the notify handler is told (cpn_tp_landed_t), so
  * the owner need not read it again: line-aligned or not, one frame or
  * many; never into a region nobody checks, and never for a put one of
- * whose frames came out of order (its bytes were written as they came);
- * outside the handler, nothing. */
+ * whose frames came out of order (its bytes were written as they came). */
 Test(dpdk, verified_put_hashed_as_it_lands, .init = connect_pair,
      .fini = teardown, .timeout = 120)
 {

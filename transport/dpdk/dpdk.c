@@ -2133,7 +2133,7 @@ static cpn_dpdk_mem_t *cpn_dpdk_mem_by_id(cpn_dpdk_iface_t *iface,
 
 /* Copy a PUT's payload into its region: with streaming stores where
  * nothing reads it again soon, which skip reading each destination line
- * into the cache first (a 1344-byte payload took 62-63 ns so against
+ * into the cache first (a 1344-byte payload took 62-63 ns against
  * 92-100 with rte_memcpy, an 8832-byte one 413-504 against 560-667, one
  * thread over a 64 MiB region): a region nobody checks, and one whose
  * owner checks what lands (CPN_TP_MEM_VERIFIED) when the put is hashed
