@@ -23,12 +23,16 @@
 #            by cpn; first a framesz too small for that MTU must be refused
 #            with an error naming the port and framesz
 #   memif9k  memif at MTU 9000, memif's buffers sized by cpn
+#   memifzc  memif with the sender in memif's zero-copy mode (zero-copy=yes
+#            on its client end: the server reads frames straight out of the
+#            sender's mbufs and writes acks straight into them), which the
+#            PMD refuses unless cpn gives the EAL --single-file-segments
 #   corrupt  memif, the receiver flipping a byte of 0.05% of the frames it
 #            gets (CPN_DPDK_FAULT_CORRUPT): frames into the staging slots
 #            leave their payload to the runtime's chunk hash, so corrupt
 #            chunks must be caught there and sent again
 #
-# Usage: dpdk_task.sh memif|flags|veth|pcap|jumbo|memif9k|corrupt [MiB]
+# Usage: dpdk_task.sh memif|flags|veth|pcap|jumbo|memif9k|memifzc|corrupt [MiB]
 #   (CPN_CLI: the cpn binary)
 # Exit 0 delivered and equal; 1 failed; 77 skipped (say why).
 set -euo pipefail
@@ -81,7 +85,9 @@ export CPN_DPDK_HUGE=${CPN_DPDK_HUGE:-n} CPN_DPDK_MEM=${CPN_DPDK_MEM:-256M}
 export CPN_DPDK_MBUFS=${CPN_DPDK_MBUFS:-8191} CPN_LOG_LEVEL=${CPN_LOG_LEVEL:-warn}
 
 case "$mode" in
-memif|memif9k|corrupt)
+memif|memif9k|memifzc|corrupt)
+    zc=
+    [ "$mode" = memifzc ] && zc=,zero-copy=yes
     if [ "$mode" = memif9k ]; then
         mtu=9000
         export CPN_DPDK_MTU=$mtu
@@ -92,7 +98,7 @@ memif|memif9k|corrupt)
            "CPN_DPDK_PORTS=net_memif0@10.78.0.2" "CPN_DPDK_FILE_PREFIX=${tag}s")
     [ "$mode" = corrupt ] &&
         run_s+=(CPN_DPDK_FAULT_CORRUPT=0.0005 CPN_DPDK_FAULT_SEED=5 CPN_LOG_LEVEL=info)
-    run_c=(env "CPN_DPDK_VDEVS=net_memif0,role=client,socket=$sock,socket-abstract=no"
+    run_c=(env "CPN_DPDK_VDEVS=net_memif0,role=client,socket=$sock,socket-abstract=no$zc"
            "CPN_DPDK_PORTS=net_memif0@10.78.0.1" "CPN_DPDK_FILE_PREFIX=${tag}c")
     if [ "$mode" = memif ]; then
         run_s+=(CPN_LOG_LEVEL=info)
@@ -156,7 +162,7 @@ veth|pcap|jumbo)
            "CPN_DPDK_PORTS=$port@10.79.0.1" "CPN_DPDK_FILE_PREFIX=${tag}c")
     ;;
 *)
-    say "usage: dpdk_task.sh memif|flags|veth|pcap|jumbo|memif9k|corrupt [MiB]"
+    say "usage: dpdk_task.sh memif|flags|veth|pcap|jumbo|memif9k|memifzc|corrupt [MiB]"
     exit 2
     ;;
 esac

@@ -659,12 +659,34 @@ static void cpn_dpdk_vdev_arg(const char *spec, unsigned mtu, char *out,
     cpn_dpdk_nsized++;
 }
 
+/* Does vdev @p spec ask for memif's zero-copy mode (zero-copy=yes)? The
+ * PMD then hands the peer its mbufs' memory to write frames into, which it
+ * shares by the file descriptor of each memory segment: it refuses to probe
+ * ("Zero-copy doesn't support multi-file segments") unless the EAL keeps
+ * its memory in a single file (--single-file-segments). */
+static int cpn_dpdk_vdev_zero_copy(const char *spec)
+{
+    size_t nlen = strcspn(spec, ",");
+    struct rte_kvargs *kv;
+    const char *v;
+    int zc;
+
+    if (strncmp(spec, "net_memif", 9) != 0 || spec[nlen] != ',') {
+        return 0;
+    }
+    kv = rte_kvargs_parse(spec + nlen + 1, NULL);
+    v = kv != NULL ? rte_kvargs_get(kv, "zero-copy") : NULL;
+    zc = v != NULL && strstr(v, "yes") != NULL; /* as the PMD reads it */
+    rte_kvargs_free(kv);
+    return zc;
+}
+
 static cpn_status_t cpn_dpdk_eal_init(const cpn_dpdk_config_t *cfg)
 {
     /* The EAL keeps pointers into argv for the life of the process. */
     static char args[64][512];
     char *argv[64];
-    int argc = 0, huge, ret;
+    int argc = 0, huge, ret, zero_copy = 0;
     char *copy = NULL, *save = NULL, *tok;
     char buf[512];
     cpn_status_t st = CPN_OK;
@@ -737,9 +759,13 @@ static cpn_status_t cpn_dpdk_eal_init(const cpn_dpdk_config_t *cfg)
 
             cpn_dpdk_vdev_arg(tok, cfg->mtu, v, sizeof(v));
             ARG("--vdev=%s", v);
+            zero_copy |= cpn_dpdk_vdev_zero_copy(tok);
         }
     }
     free(copy);
+    if (zero_copy && strstr(cfg->eal_extra, "--single-file-segments") == NULL) {
+        ARG("--single-file-segments");
+    }
     copy = strdup(cfg->eal_extra);
     for (tok = strtok_r(copy, " ", &save); tok != NULL;
          tok = strtok_r(NULL, " ", &save)) {
