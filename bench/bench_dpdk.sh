@@ -15,7 +15,11 @@
 #           and of payload for cpn. Each put run also says how long a frame
 #           took and how much of that memif's own copies took (the time
 #           inside its tx bursts at the sender, its rx bursts at the
-#           receiver).
+#           receiver), and the ratios within each repeat (testpmd then
+#           cpn, back to back). ZC=1: the receiving end of each memif
+#           pair in memif's zero-copy mode (testpmd's rxonly and cpn's
+#           put receiver are the memif client with zero-copy=yes, the
+#           senders the server), testpmd and cpn put only.
 #   veth    two network namespaces joined by a veth pair: iperf3 TCP over the
 #           kernel, then cpn over net_af_packet (PMD=af_xdp: net_af_xdp) on
 #           the same veth. Ratio: cpn put / iperf3.
@@ -34,7 +38,7 @@
 #   MTU=1500 (default), 9000 or up to 64000 (veth: the veth's MTU too),
 #   SECS=5 (testpmd/iperf3 seconds),
 #   PMD=af_packet|af_xdp (veth; AFP_ARGS: more af_packet devargs),
-#   MIB=512 (cpn put MiB), TASK_MIB=256, BUILD=build
+#   MIB=512 (cpn put MiB), TASK_MIB=256, BUILD=build, ZC=1 (memif)
 set -uo pipefail
 
 what=${1:-all}
@@ -76,6 +80,12 @@ membs=
 # but carry what their slots and buffers hold)
 afp=",framecnt=4096${AFP_ARGS:-}"
 pmd=${PMD:-af_packet}
+# memif zero-copy at the receiving end (ZC=1): its client role, started
+# second (a memif client needs the server's socket), with the EAL's memory
+# in one file (cpn adds --single-file-segments itself)
+zc=${ZC:-}
+zc_arg=
+[ -n "$zc" ] && zc_arg=",zero-copy=yes"
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR == 0) print 0; else print a[int((NR + 1) / 2)]}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; }
@@ -83,26 +93,48 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else
 # testpmd txonly -> rxonly over memif: median Rx Gb/s (frames incl. headers).
 # With --stats-period testpmd runs until SIGINT, printing Rx-pps each second.
 testpmd_memif() {
-    local sock=$dir/tp$1.sock log=$dir/tprx$1.log rx tx
+    local sock=$dir/tp$1.sock log=$dir/tprx$1.log txlog=$dir/tptx$1.log rx tx
     local common=($huge_arg -m 512 --no-pci)
     # (memif reports 1518-byte frames at most, but carries bigger ones in
     # chained descriptors: no --max-pkt-len above that, or testpmd refuses)
     local opts=(--stats-period 1 --mbuf-size=$mbuf
                 $([ "$frame" -le 1514 ] && echo --max-pkt-len=$((frame + 4)))
                 --nb-cores=1 --total-num-mbufs=16384)
+    # the memif server's end first (the client needs its socket): rxonly's,
+    # or with ZC=1 txonly's, the rxonly end then being a zero-copy client
+    local rxv="net_memif0,role=server,socket=$sock,socket-abstract=no$membs"
+    local txv="net_memif0,role=client,socket=$sock,socket-abstract=no$membs"
+    local rxe=()
+    if [ -n "$zc" ]; then
+        rxv="net_memif0,role=client,socket=$sock,socket-abstract=no$membs$zc_arg"
+        txv="net_memif0,role=server,socket=$sock,socket-abstract=no$membs"
+        rxe=(--single-file-segments)
+    fi
     rm -f "$sock"
-    taskset -c 0 dpdk-testpmd --lcores '0@0,1@0' --file-prefix ${tag}tps "${common[@]}" \
-        --vdev "net_memif0,role=server,socket=$sock,socket-abstract=no$membs" -- \
-        --forward-mode=rxonly "${opts[@]}" > "$log" 2>&1 < /dev/null &
-    rx=$!
+    start_rx() {
+        taskset -c 0 dpdk-testpmd --lcores '0@0,1@0' --file-prefix ${tag}tps \
+            "${common[@]}" "${rxe[@]}" --vdev "$rxv" -- \
+            --forward-mode=rxonly "${opts[@]}" > "$log" 2>&1 < /dev/null &
+        rx=$!
+    }
+    start_tx() {
+        taskset -c 1 dpdk-testpmd --lcores '0@1,1@1' --file-prefix ${tag}tpc \
+            "${common[@]}" --vdev "$txv" -- \
+            --forward-mode=txonly "${opts[@]}" --txpkts=$frame \
+            > "$txlog" 2>&1 < /dev/null &
+        tx=$!
+    }
+    if [ -n "$zc" ]; then start_tx; else start_rx; fi
     sleep 1.5
-    taskset -c 1 dpdk-testpmd --lcores '0@1,1@1' --file-prefix ${tag}tpc "${common[@]}" \
-        --vdev "net_memif0,role=client,socket=$sock,socket-abstract=no$membs" -- \
-        --forward-mode=txonly "${opts[@]}" --txpkts=$frame \
-        > "$dir/tptx$1.log" 2>&1 < /dev/null &
-    tx=$!
+    if [ -n "$zc" ]; then start_rx; else start_tx; fi
     sleep $((secs + 2))
-    kill -INT $tx; sleep 0.5; kill -INT $rx
+    # the memif client first (testpmd's zero-copy rxonly can crash when its
+    # server goes away under it)
+    if [ -n "$zc" ]; then
+        kill -INT $rx; sleep 0.5; kill -INT $tx
+    else
+        kill -INT $tx; sleep 0.5; kill -INT $rx
+    fi
     wait $tx $rx 2>/dev/null
     # Rx-pps per second on the rx side; drop the first and zero samples.
     grep -o 'Rx-pps: *[0-9]*' "$log" | awk '{print $2}' | awk '$1 > 0' |
@@ -110,19 +142,35 @@ testpmd_memif() {
 }
 
 cpn_put_memif() {
-    local sock=$dir/cp$1.sock out
+    local sock=$dir/cp$1.sock out rrole=server srole=client
     rm -f "$sock"
-    CPN_DPDK_VDEVS="net_memif0,role=server,socket=$sock,socket-abstract=no" \
+    if [ -n "$zc" ]; then
+        # the sender first: its end is the memif server; it waits for the
+        # receiver's ARP answer (CPN_DPDK_PEER_TIMEOUT_MS, 5 s)
+        rrole=client srole=server
+        CPN_DPDK_VDEVS="net_memif0,role=$srole,socket=$sock,socket-abstract=no" \
+        CPN_DPDK_PORTS="net_memif0@10.78.1.1" CPN_DPDK_FILE_PREFIX=${tag}cc \
+        CPN_DPDK_LCORES='0@1' $putb --role client --to 10.78.1.2:7500 \
+            --total "$mib" > "$dir/cpc.out" 2> "$dir/cpc.log" &
+        pids+=($!)
+        sleep 1
+    fi
+    CPN_DPDK_VDEVS="net_memif0,role=$rrole,socket=$sock,socket-abstract=no$zc_arg" \
     CPN_DPDK_PORTS="net_memif0@10.78.1.2" CPN_DPDK_FILE_PREFIX=${tag}cs \
     CPN_DPDK_LCORES='0@0' $putb --role server --listen 10.78.1.2:7500 \
         > /dev/null 2> "$dir/cps.log" &
     pids+=($!)
-    sleep 1
-    out=$(CPN_DPDK_VDEVS="net_memif0,role=client,socket=$sock,socket-abstract=no" \
-        CPN_DPDK_PORTS="net_memif0@10.78.1.1" CPN_DPDK_FILE_PREFIX=${tag}cc \
-        CPN_DPDK_LCORES='0@1' $putb --role client --to 10.78.1.2:7500 \
-        --total "$mib" 2> "$dir/cpc.log")
-    wait
+    if [ -n "$zc" ]; then
+        wait
+        out=$(cat "$dir/cpc.out")
+    else
+        sleep 1
+        out=$(CPN_DPDK_VDEVS="net_memif0,role=$srole,socket=$sock,socket-abstract=no" \
+            CPN_DPDK_PORTS="net_memif0@10.78.1.1" CPN_DPDK_FILE_PREFIX=${tag}cc \
+            CPN_DPDK_LCORES='0@1' $putb --role client --to 10.78.1.2:7500 \
+            --total "$mib" 2> "$dir/cpc.log")
+        wait
+    fi
     # Per frame: the sender's wall time, its PMD's tx bursts, the receiver's
     # PMD's rx bursts (memif's copy of each frame in and out of its rings).
     printf '%s %s %s\n' \
@@ -172,23 +220,36 @@ print("%.4f" % (v[len(v) // 2] * 8))' \
 }
 
 run_memif() {
-    local tp=() cp=() ct=() cm=() pw=() prx=() t c k m w ptx rx
+    local tp=() cp=() ct=() cm=() pw=() prx=() pr=() t c k m w ptx rx
     for r in $(seq "$reps"); do
         t=$(testpmd_memif "$r"); c=$(cpn_put_memif "$r")
         read -r w ptx rx < "$dir/cpframe"
-        k=$(cpn_task_memif "$r"); m=$(cpn_task_mem_memif "$r")
-        printf 'memif mtu %s run %s: testpmd %s Gb/s, cpn put %s Gb/s (%s ns a frame: memif tx %s ns of it at the sender, rx %s ns at the receiver), cpn task file->file %s Gb/s, mem->mem %s Gb/s\n' \
-            "$mtu" "$r" "$t" "$c" "${w:-0}" "${ptx:-0}" "${rx:-0}" "${k:-0}" "$m"
-        tp+=("$t"); cp+=("$c"); ct+=("${k:-0}"); cm+=("$m")
+        if [ -n "$zc" ]; then
+            printf 'memif zero-copy receiver mtu %s run %s: testpmd %s Gb/s, cpn put %s Gb/s (%s ns a frame: memif tx %s ns of it at the sender, rx %s ns at the receiver)\n' \
+                "$mtu" "$r" "$t" "$c" "${w:-0}" "${ptx:-0}" "${rx:-0}"
+        else
+            k=$(cpn_task_memif "$r"); m=$(cpn_task_mem_memif "$r")
+            printf 'memif mtu %s run %s: testpmd %s Gb/s, cpn put %s Gb/s (%s ns a frame: memif tx %s ns of it at the sender, rx %s ns at the receiver), cpn task file->file %s Gb/s, mem->mem %s Gb/s\n' \
+                "$mtu" "$r" "$t" "$c" "${w:-0}" "${ptx:-0}" "${rx:-0}" "${k:-0}" "$m"
+            ct+=("${k:-0}"); cm+=("$m")
+        fi
+        tp+=("$t"); cp+=("$c"); pr+=("$(ratio "$c" "$t")")
         pw+=("${w:-0}"); prx+=("${rx:-0}")
     done
     t=$(printf '%s\n' "${tp[@]}" | median); c=$(printf '%s\n' "${cp[@]}" | median)
-    k=$(printf '%s\n' "${ct[@]}" | median); m=$(printf '%s\n' "${cm[@]}" | median)
-    printf 'MEMIF frame %s B (median of %s): testpmd %s Gb/s | cpn put %s Gb/s ratio %s | cpn task mem->mem %s Gb/s ratio %s | file->file %s Gb/s ratio %s (target >= 0.5)\n' \
-        "$frame" "$reps" "$t" "$c" "$(ratio "$c" "$t")" "$m" "$(ratio "$m" "$t")" \
-        "$k" "$(ratio "$k" "$t")"
+    if [ -n "$zc" ]; then
+        printf 'MEMIF zero-copy receiver, frame %s B (median of %s): testpmd %s Gb/s | cpn put %s Gb/s ratio %s (target >= 0.5)\n' \
+            "$frame" "$reps" "$t" "$c" "$(ratio "$c" "$t")"
+    else
+        k=$(printf '%s\n' "${ct[@]}" | median); m=$(printf '%s\n' "${cm[@]}" | median)
+        printf 'MEMIF frame %s B (median of %s): testpmd %s Gb/s | cpn put %s Gb/s ratio %s | cpn task mem->mem %s Gb/s ratio %s | file->file %s Gb/s ratio %s (target >= 0.5)\n' \
+            "$frame" "$reps" "$t" "$c" "$(ratio "$c" "$t")" "$m" "$(ratio "$m" "$t")" \
+            "$k" "$(ratio "$k" "$t")"
+    fi
     printf 'MEMIF cpn put per frame (medians): %s ns, of which memif rx at the receiver %s ns\n' \
         "$(printf '%s\n' "${pw[@]}" | median)" "$(printf '%s\n' "${prx[@]}" | median)"
+    printf 'MEMIF cpn put / testpmd within each repeat: %s (median %s)\n' \
+        "${pr[*]}" "$(printf '%s\n' "${pr[@]}" | median)"
 }
 
 # Interleaved: each repeat runs lossless, 0.1%, 1% and 5% in turn, so a
