@@ -837,19 +837,29 @@ static int cpn_dpdk_parse_mac(const char *s, struct rte_ether_addr *mac)
     return 1;
 }
 
-/* The IPv4 header fields every frame from @p iface carries the same, as
- * cpn_dpdk_fill_hdrs writes them (destination, length and checksum 0),
- * summed as 16-bit words (RFC 1071), for cpn_dpdk_ip_csum. */
+/* The IPv4 header fields every frame from @p iface carries the same into
+ * @p ip; the destination, the length and the checksum are left 0. */
+static inline void cpn_dpdk_ip_fixed(const cpn_dpdk_iface_t *iface,
+                                     struct rte_ipv4_hdr *ip)
+{
+    ip->version_ihl = RTE_IPV4_VHL_DEF;
+    ip->type_of_service = 0;
+    ip->total_length = 0;
+    ip->packet_id = 0;
+    ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
+    ip->time_to_live = 64;
+    ip->next_proto_id = IPPROTO_UDP;
+    ip->hdr_checksum = 0;
+    ip->src_addr = iface->ip;
+    ip->dst_addr = 0;
+}
+
+/* Those fields summed as 16-bit words (RFC 1071), for cpn_dpdk_ip_csum. */
 static void cpn_dpdk_ip_sum_init(cpn_dpdk_iface_t *iface)
 {
     struct rte_ipv4_hdr ip;
 
-    memset(&ip, 0, sizeof(ip));
-    ip.version_ihl = RTE_IPV4_VHL_DEF;
-    ip.fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
-    ip.time_to_live = 64;
-    ip.next_proto_id = IPPROTO_UDP;
-    ip.src_addr = iface->ip;
+    cpn_dpdk_ip_fixed(iface, &ip);
     iface->ip_sum = rte_raw_cksum(&ip, sizeof(ip));
 }
 
@@ -1403,16 +1413,9 @@ static void cpn_dpdk_fill_hdrs(cpn_dpdk_iface_t *iface, struct rte_mbuf *m,
     eth->dst_addr = *mac;
     eth->src_addr = iface->mac;
     eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-    ip->version_ihl = RTE_IPV4_VHL_DEF;
-    ip->type_of_service = 0;
+    cpn_dpdk_ip_fixed(iface, ip);
     ip->total_length = rte_cpu_to_be_16((uint16_t)(sizeof(*ip) +
                                                    sizeof(*udp) + payload));
-    ip->packet_id = 0;
-    ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
-    ip->time_to_live = 64;
-    ip->next_proto_id = IPPROTO_UDP;
-    ip->hdr_checksum = 0;
-    ip->src_addr = iface->ip;
     ip->dst_addr = dst_ip;
     udp->src_port = rte_cpu_to_be_16(sport);
     udp->dst_port = rte_cpu_to_be_16(dport);
