@@ -593,22 +593,34 @@ static unsigned long cpn_dpdk_devarg_ul(const struct rte_kvargs *kv,
  * af_packet vdev without framesz gets ring slots sized for it and a memif
  * vdev without bsize buffers that hold a whole frame (the peer's memif must
  * have the same). What each such vdev carries is remembered for
- * cpn_dpdk_port_start. */
-static void cpn_dpdk_vdev_arg(const char *spec, unsigned mtu, char *out,
-                              size_t len)
+ * cpn_dpdk_port_start.
+ *
+ * @return 1 when SPEC is a memif vdev in memif's zero-copy mode
+ * (zero-copy=yes): the PMD then hands the peer its mbufs' memory, shared by
+ * the file descriptor of each memory segment, and refuses to probe ("Zero-
+ * copy doesn't support multi-file segments") unless the EAL keeps its
+ * memory in a single file (--single-file-segments); else 0. */
+static int cpn_dpdk_vdev_arg(const char *spec, unsigned mtu, char *out,
+                             size_t len)
 {
     const unsigned eth = RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN;
     cpn_dpdk_sized_t *v = &cpn_dpdk_sized[cpn_dpdk_nsized];
     unsigned long size;
     size_t nlen = strcspn(spec, ",");
     struct rte_kvargs *kv = NULL;
+    const char *zc;
+    int zero_copy;
 
     snprintf(out, len, "%s", spec);
-    if (cpn_dpdk_nsized == CPN_DPDK_SIZED_MAX) {
-        return;
-    }
     if (spec[nlen] == ',') {
         kv = rte_kvargs_parse(spec + nlen + 1, NULL); /* NULL: EAL says why */
+    }
+    zc = kv != NULL ? rte_kvargs_get(kv, "zero-copy") : NULL;
+    zero_copy = strncmp(spec, "net_memif", 9) == 0 && zc != NULL &&
+                strstr(zc, "yes") != NULL; /* as the PMD reads it */
+    if (cpn_dpdk_nsized == CPN_DPDK_SIZED_MAX) {
+        rte_kvargs_free(kv);
+        return zero_copy;
     }
     memset(v, 0, sizeof(*v));
     if (strncmp(spec, "net_af_packet", 13) == 0) {
@@ -654,34 +666,13 @@ static void cpn_dpdk_vdev_arg(const char *spec, unsigned mtu, char *out,
         v->mtu = size > eth ? (unsigned)(size - eth) : 0;
     } else {
         rte_kvargs_free(kv);
-        return;
+        return zero_copy;
     }
     rte_kvargs_free(kv);
     v->size = (unsigned)size;
     snprintf(v->name, sizeof(v->name), "%.*s", (int)nlen, spec);
     cpn_dpdk_nsized++;
-}
-
-/* Does vdev @p spec ask for memif's zero-copy mode (zero-copy=yes)? The
- * PMD then hands the peer its mbufs' memory to write frames into, which it
- * shares by the file descriptor of each memory segment: it refuses to probe
- * ("Zero-copy doesn't support multi-file segments") unless the EAL keeps
- * its memory in a single file (--single-file-segments). */
-static int cpn_dpdk_vdev_zero_copy(const char *spec)
-{
-    size_t nlen = strcspn(spec, ",");
-    struct rte_kvargs *kv;
-    const char *v;
-    int zc;
-
-    if (strncmp(spec, "net_memif", 9) != 0 || spec[nlen] != ',') {
-        return 0;
-    }
-    kv = rte_kvargs_parse(spec + nlen + 1, NULL);
-    v = kv != NULL ? rte_kvargs_get(kv, "zero-copy") : NULL;
-    zc = v != NULL && strstr(v, "yes") != NULL; /* as the PMD reads it */
-    rte_kvargs_free(kv);
-    return zc;
+    return zero_copy;
 }
 
 static cpn_status_t cpn_dpdk_eal_init(const cpn_dpdk_config_t *cfg)
@@ -760,9 +751,8 @@ static cpn_status_t cpn_dpdk_eal_init(const cpn_dpdk_config_t *cfg)
         if (*tok != '\0') {
             char v[448];
 
-            cpn_dpdk_vdev_arg(tok, cfg->mtu, v, sizeof(v));
+            zero_copy |= cpn_dpdk_vdev_arg(tok, cfg->mtu, v, sizeof(v));
             ARG("--vdev=%s", v);
-            zero_copy |= cpn_dpdk_vdev_zero_copy(tok);
         }
     }
     free(copy);
