@@ -143,34 +143,30 @@ testpmd_memif() {
 
 cpn_put_memif() {
     local sock=$dir/cp$1.sock out rrole=server srole=client
+    # the memif server's end first (the client needs its socket): the
+    # receiver's, or with ZC=1 the sender's, which then waits for the
+    # receiver's ARP answer (CPN_DPDK_PEER_TIMEOUT_MS, 5 s)
+    [ -n "$zc" ] && rrole=client srole=server
     rm -f "$sock"
-    if [ -n "$zc" ]; then
-        # the sender first: its end is the memif server; it waits for the
-        # receiver's ARP answer (CPN_DPDK_PEER_TIMEOUT_MS, 5 s)
-        rrole=client srole=server
+    start_rx() {
+        CPN_DPDK_VDEVS="net_memif0,role=$rrole,socket=$sock,socket-abstract=no$zc_arg" \
+        CPN_DPDK_PORTS="net_memif0@10.78.1.2" CPN_DPDK_FILE_PREFIX=${tag}cs \
+        CPN_DPDK_LCORES='0@0' $putb --role server --listen 10.78.1.2:7500 \
+            > /dev/null 2> "$dir/cps.log" &
+        pids+=($!)
+    }
+    start_tx() {
         CPN_DPDK_VDEVS="net_memif0,role=$srole,socket=$sock,socket-abstract=no" \
         CPN_DPDK_PORTS="net_memif0@10.78.1.1" CPN_DPDK_FILE_PREFIX=${tag}cc \
         CPN_DPDK_LCORES='0@1' $putb --role client --to 10.78.1.2:7500 \
             --total "$mib" > "$dir/cpc.out" 2> "$dir/cpc.log" &
         pids+=($!)
-        sleep 1
-    fi
-    CPN_DPDK_VDEVS="net_memif0,role=$rrole,socket=$sock,socket-abstract=no$zc_arg" \
-    CPN_DPDK_PORTS="net_memif0@10.78.1.2" CPN_DPDK_FILE_PREFIX=${tag}cs \
-    CPN_DPDK_LCORES='0@0' $putb --role server --listen 10.78.1.2:7500 \
-        > /dev/null 2> "$dir/cps.log" &
-    pids+=($!)
-    if [ -n "$zc" ]; then
-        wait
-        out=$(cat "$dir/cpc.out")
-    else
-        sleep 1
-        out=$(CPN_DPDK_VDEVS="net_memif0,role=$srole,socket=$sock,socket-abstract=no" \
-            CPN_DPDK_PORTS="net_memif0@10.78.1.1" CPN_DPDK_FILE_PREFIX=${tag}cc \
-            CPN_DPDK_LCORES='0@1' $putb --role client --to 10.78.1.2:7500 \
-            --total "$mib" 2> "$dir/cpc.log")
-        wait
-    fi
+    }
+    if [ -n "$zc" ]; then start_tx; else start_rx; fi
+    sleep 1
+    if [ -n "$zc" ]; then start_rx; else start_tx; fi
+    wait
+    out=$(cat "$dir/cpc.out")
     # Per frame: the sender's wall time, its PMD's tx bursts, the receiver's
     # PMD's rx bursts (memif's copy of each frame in and out of its rings).
     printf '%s %s %s\n' \
